@@ -1,0 +1,6 @@
+"""Backbones (registered in ``mmbackbones.registry.MODELS``) and layers."""
+from .backbones import *  # noqa: F401,F403
+from .backbones import __all__ as _backbones
+from .base import BaseBackbone
+
+__all__ = ['BaseBackbone', *_backbones]

@@ -1,0 +1,329 @@
+"""The one base class every mmbackbones backbone derives from.
+
+A family describes its network as a *stem* followed by *stages*; this class
+does everything that is the same for all 25 families:
+
+* ``out_indices`` (negative indices allowed) validated against the number of
+  stages, with an error naming the valid range;
+* ``frozen_stages``: -1 freezes nothing, 0 the stem, ``i`` the stem and
+  stages ``1..i`` (``requires_grad=False`` and norm layers in eval mode,
+  re-applied on every ``train()``);
+* ``norm_eval``: every BatchNorm in eval mode while training;
+* ``train()`` returns ``self``, so ``model.eval()`` chains like torch's;
+* ``feature_info``: channels and stride of every output, for necks;
+* ``with_cp``: gradient checkpointing per block, with BatchNorm statistics
+  updated once per step (the re-computation in backward does not count
+  twice);
+* input checks at forward: a wrong channel count or an input too small for
+  the network is a ``ValueError``, not a shape error deep inside a conv.
+
+A subclass builds its modules in ``__init__`` and then describes them with
+:meth:`stem_modules`, :meth:`stage_modules` and the ``stage_channels`` /
+``stage_strides`` attributes (one entry per stage). The checks that need the
+built network run automatically right after the subclass's ``__init__``.
+"""
+import copy
+from abc import ABCMeta
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmpretrain.models.backbones.base_backbone import \
+    BaseBackbone as MMPretrainBaseBackbone
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.checkpoint import checkpoint
+
+
+class _BackboneMeta(ABCMeta):
+    """Runs ``_post_init`` once the outermost ``__init__`` has returned.
+
+    Every family gets its stage description validated and its frozen stages
+    applied without having to remember a call at the end of ``__init__``.
+    """
+
+    def __call__(cls, *args, **kwargs):
+        backbone = super().__call__(*args, **kwargs)
+        backbone._post_init()
+        return backbone
+
+
+@contextmanager
+def _bn_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """Let BatchNorm layers normalise with batch statistics without updating
+    their running statistics (used for the re-computation pass of
+    gradient checkpointing, which would otherwise count the batch twice)."""
+    saved = []
+    for m in module.modules():
+        if isinstance(m, _BatchNorm) and m.track_running_stats:
+            saved.append((m, m.momentum, m.num_batches_tracked.clone()))
+            m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum, tracked in saved:
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
+
+
+def checkpointed(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``block(x)`` with gradient checkpointing, updating BN once."""
+    calls = 0
+
+    def run(inp: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return block(inp)
+        with _bn_stats_frozen(block):
+            return block(inp)
+
+    return checkpoint(run, x, use_reentrant=False)
+
+
+#: Kaiming-initialised convolutions, unit-scale norms: every family's
+#: default ``init_cfg``.
+DEFAULT_INIT_CFG = [
+    dict(type='Kaiming', layer='Conv2d'),
+    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
+]
+
+
+class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
+    """Base class of every mmbackbones backbone.
+
+    Args:
+        out_indices (int | Sequence[int]): Stages whose outputs are returned,
+            counted from 0; negative values count from the last stage.
+        frozen_stages (int): -1 freezes nothing, 0 the stem, ``i`` the stem
+            and the first ``i`` stages.
+        norm_eval (bool): Keep BatchNorm layers in eval mode while training
+            (frozen running statistics, as for detection fine-tuning).
+        with_cp (bool): Gradient checkpointing of every block: saves memory,
+            costs one more forward pass per block in backward.
+        in_channels (int): Channels of the input image.
+        init_cfg (dict | list[dict], optional): mmengine initialisation;
+            ``None`` means :data:`DEFAULT_INIT_CFG`.
+
+    Subclasses set ``stage_channels`` and ``stage_strides`` (one per stage)
+    and may set ``min_input_size`` (the smallest height/width that works).
+    """
+
+    #: Smallest input height/width the network accepts (families with
+    #: unpadded convolutions or fixed pooling raise this).
+    min_input_size: int = 1
+
+    def __init__(self,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 in_channels: int = 3,
+                 init_cfg=None):
+        super().__init__(
+            copy.deepcopy(DEFAULT_INIT_CFG) if init_cfg is None else init_cfg)
+        if isinstance(out_indices, bool) or not isinstance(
+                out_indices, (int, Sequence)):
+            raise TypeError('out_indices must be an int or a sequence of '
+                            f'ints, but got {type(out_indices).__name__}')
+        if isinstance(frozen_stages, bool) or not isinstance(
+                frozen_stages, int):
+            raise TypeError('frozen_stages must be an int, but got '
+                            f'{type(frozen_stages).__name__}')
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(
+                f'in_channels must be a positive int, but got {in_channels}')
+        self._requested_out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.in_channels = in_channels
+        self.stage_channels: Tuple[int, ...] = ()
+        self.stage_strides: Tuple[int, ...] = ()
+
+    # ----------------------------------------------------------------- #
+    # What a subclass describes
+    # ----------------------------------------------------------------- #
+    def stem_modules(self) -> List[nn.Module]:
+        """Modules run before the first stage, in order (frozen at 0)."""
+        raise NotImplementedError
+
+    def stage_modules(self) -> List[nn.Module]:
+        """One module per stage, in order; output ``i`` is stage ``i``'s."""
+        raise NotImplementedError
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stage_channels)
+
+    # ----------------------------------------------------------------- #
+    # Validation and feature info
+    # ----------------------------------------------------------------- #
+    def resolve_out_indices(self, out_indices: Union[int, Sequence[int]],
+                            num_stages: int) -> Tuple[int, ...]:
+        """Normalise ``out_indices`` to sorted non-negative stage indices.
+
+        Families that need the indices while building (extra norm layers on
+        the outputs, say) may call this from their ``__init__``.
+        """
+        indices = [out_indices] if isinstance(out_indices, int) else list(
+            out_indices)
+        if not indices:
+            raise ValueError('out_indices must name at least one stage')
+        resolved = []
+        for index in indices:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError('out_indices must contain ints, but got '
+                                f'{index!r}')
+            if not -num_stages <= index < num_stages:
+                raise ValueError(
+                    f'out_indices {index} is out of range: '
+                    f'{type(self).__name__} has {num_stages} stages, so valid '
+                    f'indices are {-num_stages}..{num_stages - 1}')
+            resolved.append(index % num_stages)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f'out_indices {tuple(indices)} names a stage '
+                             'twice')
+        return tuple(sorted(resolved))
+
+    def _post_init(self) -> None:
+        stages = self.stage_modules()
+        if not (len(stages) == len(self.stage_channels) == len(
+                self.stage_strides)):
+            raise RuntimeError(
+                f'{type(self).__name__} describes {len(stages)} stages but '
+                f'{len(self.stage_channels)} stage_channels and '
+                f'{len(self.stage_strides)} stage_strides')
+        self.out_indices = self.resolve_out_indices(
+            self._requested_out_indices, len(stages))
+        if not -1 <= self.frozen_stages <= len(stages):
+            raise ValueError(
+                f'frozen_stages must be in -1..{len(stages)} for '
+                f'{type(self).__name__} (-1: none, 0: the stem, i: the stem '
+                f'and the first i stages), but got {self.frozen_stages}')
+        self._freeze_stages()
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned feature map, in output order."""
+        return tuple(self.stage_channels[i] for i in self.out_indices)
+
+    @property
+    def out_strides(self) -> Tuple[int, ...]:
+        """Stride (input size / feature size) of each returned map."""
+        return tuple(self.stage_strides[i] for i in self.out_indices)
+
+    @property
+    def feature_info(self) -> List[dict]:
+        """One dict per output: ``index``, ``channels`` and ``stride``."""
+        return [
+            dict(index=i, channels=self.stage_channels[i],
+                 stride=self.stage_strides[i]) for i in self.out_indices
+        ]
+
+    # ----------------------------------------------------------------- #
+    # Freezing and train mode
+    # ----------------------------------------------------------------- #
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        return self.stem_modules() + self.stage_modules()[:self.frozen_stages]
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'BaseBackbone':
+        """Set train/eval mode, keeping frozen stages and (with
+        ``norm_eval``) BatchNorm layers in eval mode. Returns ``self``."""
+        nn.Module.train(self, mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ----------------------------------------------------------------- #
+    # Forward
+    # ----------------------------------------------------------------- #
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError for inputs the network cannot process."""
+        if torch.jit.is_tracing() or torch.jit.is_scripting():
+            return  # shapes are symbolic while exporting
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
+            raise ValueError(
+                f'{type(self).__name__} expects x of shape (N, '
+                f'{self.in_channels}, H, W), but got {shape}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__} was built with in_channels='
+                f'{self.in_channels}, but x has {x.shape[1]} channels '
+                f'(shape {tuple(x.shape)})')
+        if min(x.shape[2:]) < self.min_input_size:
+            raise ValueError(
+                f'{type(self).__name__} needs inputs of at least '
+                f'{self.min_input_size}x{self.min_input_size} pixels, but x '
+                f'is {x.shape[2]}x{x.shape[3]}')
+
+    def run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Run one stage, block by block under ``with_cp``."""
+        if not (self.with_cp and self.training and x.requires_grad):
+            return stage(x)
+        blocks = stage if isinstance(stage, nn.Sequential) else [stage]
+        for block in blocks:
+            x = checkpointed(block, x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self.check_input(x)
+        for module in self.stem_modules():
+            x = module(x)
+        outs = []
+        for i, stage in enumerate(self.stage_modules()):
+            x = self.run_stage(stage, x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        # Pretrained weights are loaded by BaseModule; re-apply freezing in
+        # case a loaded module replaced parameters.
+        self._freeze_stages()
+
+
+def make_stage_strides(first_stride: int,
+                       stage_stride_factors: Sequence[int]) -> Tuple[int, ...]:
+    """Cumulative strides: the stem's stride, then each stage's factor.
+
+    >>> make_stage_strides(4, [1, 2, 2, 2])
+    (4, 8, 16, 32)
+    """
+    strides, current = [], first_stride
+    for factor in stage_stride_factors:
+        current *= factor
+        strides.append(current)
+    return tuple(strides)
+
+
+def as_named_arch(arch, presets: dict, arch_name: str = 'arch',
+                  required_keys: Optional[Sequence[str]] = None):
+    """Look up a preset by name, or validate a custom arch dict.
+
+    Raises a ValueError naming the presets for an unknown name, and the
+    missing keys for an incomplete custom dict.
+    """
+    if isinstance(arch, dict):
+        missing = [k for k in (required_keys or []) if k not in arch]
+        if missing:
+            raise ValueError(f'custom {arch_name} is missing the keys '
+                             f'{missing} (required: {list(required_keys)})')
+        return arch
+    if arch not in presets:
+        raise ValueError(f'{arch_name} must be one of {list(presets)} or a '
+                         f'custom dict, but got {arch!r}')
+    return presets[arch]

@@ -1,0 +1,125 @@
+import pytest
+import torch
+import torchvision
+from backbone_checks import (check_bad_arguments, check_bad_input,
+                             check_channels_last, check_equivalent,
+                             check_forward_backward, check_frozen_stages,
+                             check_norm_eval, check_out_indices,
+                             check_with_cp, count_params, randomize_bn)
+from mmpretrain.models import ShuffleNetV2 as MMPretrainShuffleNetV2
+
+from mmbackbones.converters import convert_state_dict
+from mmbackbones.models import ShuffleNetV2
+from mmbackbones.registry import MODELS
+
+TORCHVISION = {0.5: 'shufflenet_v2_x0_5', 1.0: 'shufflenet_v2_x1_0',
+               1.5: 'shufflenet_v2_x1_5', 2.0: 'shufflenet_v2_x2_0'}
+
+
+def small_input(batch=2, size=64):
+    return torch.rand(batch, 3, size, size)
+
+
+def factory(**kwargs):
+    return ShuffleNetV2(widen_factor=0.5, **kwargs)
+
+
+def torchvision_features(model):
+    return torch.nn.Sequential(model.conv1, model.maxpool, model.stage2,
+                               model.stage3, model.stage4, model.conv5)
+
+
+@pytest.mark.parametrize('widen_factor', list(TORCHVISION))
+def test_params_match_torchvision(widen_factor):
+    ours = ShuffleNetV2(widen_factor=widen_factor)
+    ref = getattr(torchvision.models, TORCHVISION[widen_factor])()
+    assert count_params(ours) == count_params(ref, exclude_prefixes=['fc.'])
+
+
+@pytest.mark.parametrize('widen_factor', list(TORCHVISION))
+def test_torchvision_equivalence(widen_factor):
+    ref = randomize_bn(getattr(torchvision.models, TORCHVISION[widen_factor])())
+    ours = ShuffleNetV2(widen_factor=widen_factor)
+    ours.load_state_dict(
+        convert_state_dict(ref.state_dict(), 'torchvision', ours), strict=True)
+    check_equivalent(ours, torchvision_features(ref).eval(), small_input())
+
+
+@pytest.mark.parametrize('widen_factor', [0.5, 1.5])
+def test_mmpretrain_equivalence(widen_factor):
+    ref = randomize_bn(MMPretrainShuffleNetV2(widen_factor=widen_factor,
+                                             out_indices=(0, 1, 2, 3)))
+    # A whole classifier checkpoint: the converter keeps the backbone part.
+    checkpoint = {'state_dict': {f'backbone.{k}': v
+                                 for k, v in ref.state_dict().items()}}
+    checkpoint['state_dict']['head.fc.weight'] = torch.zeros(10, 1024)
+    ours = ShuffleNetV2(widen_factor=widen_factor, out_indices=(0, 1, 2, 3))
+    ours.load_state_dict(
+        convert_state_dict(checkpoint, 'mmpretrain', ours), strict=True)
+    ref.eval()  # mmpretrain's train() returns None, so no chaining
+    for i in range(4):
+        check_equivalent(ours, lambda x: ref(x)[i], small_input(), index=i)
+
+
+def test_converter_rejects_other_architecture():
+    ref = torchvision.models.shufflenet_v2_x1_0()
+    with pytest.raises(ValueError, match='do not fit'):
+        convert_state_dict(ref.state_dict(), 'torchvision',
+                           ShuffleNetV2(widen_factor=0.5))
+    with pytest.raises(ValueError, match='source must be one of'):
+        convert_state_dict(ref.state_dict(), 'caffe', ShuffleNetV2())
+    with pytest.raises(ValueError, match="no converter from 'timm'"):
+        convert_state_dict(ref.state_dict(), 'timm', ShuffleNetV2())
+
+
+def test_forward_backward_and_feature_info():
+    model = factory(out_indices=(0, 1, 2, 3))
+    check_forward_backward(model, small_input())
+    assert model.feature_info == [
+        dict(index=0, channels=48, stride=8),
+        dict(index=1, channels=96, stride=16),
+        dict(index=2, channels=192, stride=32),
+        dict(index=3, channels=1024, stride=32),
+    ]
+
+
+def test_out_indices():
+    check_out_indices(factory, small_input(1), num_stages=4)
+    assert factory().out_indices == (3, )  # mmpretrain's default
+
+
+def test_bad_arguments():
+    check_bad_arguments(factory, num_stages=4)
+    with pytest.raises(ValueError, match=r'widen_factor must be one of'):
+        ShuffleNetV2(widen_factor=0.75)
+    check_bad_input(factory(), small_input())
+
+
+@pytest.mark.parametrize('frozen', [0, 2, 4])
+def test_frozen_stages(frozen):
+    check_frozen_stages(factory, frozen)
+
+
+def test_norm_eval():
+    check_norm_eval(factory, small_input())
+
+
+def test_with_cp():
+    check_with_cp(lambda **kw: factory(out_indices=(0, 3), **kw),
+                  small_input())
+
+
+def test_channels_last():
+    check_channels_last(factory(out_indices=(0, 1, 2, 3)), small_input())
+
+
+def test_registry_builds_with_scope():
+    model = MODELS.build(dict(type='ShuffleNetV2', widen_factor=1.5))
+    assert isinstance(model, ShuffleNetV2) and model.widen_factor == 1.5
+    model = MODELS.build(dict(type='mmbackbones.ShuffleNetV2'))
+    assert isinstance(model, ShuffleNetV2)
+
+
+def test_eval_returns_self():
+    model = factory()
+    assert model.eval() is model and not model.training
