@@ -1,4 +1,15 @@
-"""One module per backbone family; importing registers them."""
-from .shufflenet_v2 import ShuffleNetV2
+"""One module per backbone family; importing registers them.
 
-__all__ = ['ShuffleNetV2']
+Every module of this package is imported and its ``__all__`` re-exported,
+so adding a family means adding its file (with an ``__all__``), nothing
+else.
+"""
+import pkgutil
+from importlib import import_module
+
+__all__ = []
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    _module = import_module(f'{__name__}.{_info.name}')
+    for _name in getattr(_module, '__all__', ()):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)

@@ -14,6 +14,8 @@ from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, make_stage_strides
 from ..layers import channel_shuffle, conv_norm_act
 
+__all__ = ['ShuffleNetV2', 'ShuffleUnit', 'SHUFFLENET_V2_ARCHS']
+
 
 class ShuffleUnit(nn.Module):
     """The ShuffleNet V2 unit (paper Fig. 3c for stride 1, 3d for stride 2).

@@ -1,0 +1,9 @@
+# ShuffleNetV2 2.0x (paper Table 5) with the 1.0x ImageNet recipe.
+from mmengine.config import read_base
+
+with read_base():
+    from ..shufflenet_v2 import *  # noqa: F401,F403
+
+model.update(
+    backbone=dict(type=ShuffleNetV2, widen_factor=2.0),
+    head=dict(model['head'], in_channels=2048))
