@@ -1,0 +1,9 @@
+"""Training-side pieces: safe checkpoint files (and, later, hooks)."""
+from .checkpoint import (SAFE_GLOBALS, CheckpointError,
+                         allow_mmengine_checkpoints, atomic_write,
+                         load_checkpoint_file, save_checkpoint_file)
+
+__all__ = [
+    'SAFE_GLOBALS', 'CheckpointError', 'allow_mmengine_checkpoints',
+    'atomic_write', 'load_checkpoint_file', 'save_checkpoint_file'
+]
