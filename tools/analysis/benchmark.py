@@ -1,0 +1,366 @@
+"""Side-by-side speed of one of our backbones and a reference backbone.
+
+Both models run in ONE process with the same input, threads and memory
+formats; after a warm-up their steps are interleaved (round-robin, the
+order reversed every round), so machine noise and thermal drift hit both
+alike. Each model is timed contiguous and channels_last; the report gives
+each model's faster format and the ratio ours / reference of the median
+step time (below 1: ours is faster).
+
+Examples::
+
+    python tools/analysis/benchmark.py configs/resnet_v2.py \\
+        --reference timm:resnetv2_50
+    python tools/analysis/benchmark.py configs/vgg.py \\
+        --reference torchvision:vgg16_bn --mode infer
+    python tools/analysis/benchmark.py configs/shufflenet_v2.py \\
+        --reference "mmpretrain:ShuffleNetV2:widen_factor=1.0"
+"""
+import argparse
+import ast
+import copy
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+SPEC_HELP = """\
+reference SPEC (SOURCE:NAME[:KWARGS]):
+  torchvision:NAME[:KWARGS]   torchvision.models.NAME(**KWARGS), random
+                              weights; the features are ``model.features``
+                              when the model has them (VGG, DenseNet,
+                              MobileNet, EfficientNet...), else its children
+                              up to the global pool / classifier (ResNet,
+                              ResNeXt, RegNet, ShuffleNetV2...).
+  timm:NAME[:KWARGS]          timm.create_model(NAME, num_classes=0,
+                              **KWARGS); the features are
+                              ``forward_features`` (no pooling, no head).
+  mmpretrain:TYPE[:KWARGS]    mmpretrain's MODELS.build(dict(type=TYPE,
+                              **KWARGS)), e.g. mmpretrain:ResNet:depth=50.
+  mmbackbones:TYPE[:KWARGS]   one of ours, by registry type (to compare two
+                              of our variants or options).
+KWARGS are Python keyword arguments, as in a call:
+  "mmpretrain:ResNet:depth=50,out_indices=(3,),style='pytorch'"
+
+The timed step is only the backbone: no loss head, no optimizer step.
+"""
+
+_TORCHVISION_HEAD = ('avgpool', 'fc', 'classifier', 'dropout', 'head',
+                     'AuxLogits', 'aux1', 'aux2')
+
+
+# --------------------------------------------------------------------- #
+# Building the two models
+# --------------------------------------------------------------------- #
+def parse_spec(spec: str) -> Tuple[str, str, Dict[str, Any]]:
+    """``'mmpretrain:ResNet:depth=50'`` -> ``('mmpretrain', 'ResNet',
+    {'depth': 50})``; the kwargs are parsed as Python literals."""
+    parts = spec.split(':', 2)
+    if len(parts) < 2 or not all(parts[:2]):
+        raise ValueError(f'--reference must be SOURCE:NAME[:KWARGS], got '
+                         f'{spec!r}')
+    source, name = parts[0], parts[1]
+    kwargs: Dict[str, Any] = {}
+    if len(parts) == 3 and parts[2].strip():
+        try:
+            call = ast.parse(f'f({parts[2]})', mode='eval').body
+            if call.args:
+                raise ValueError('positional arguments are not supported')
+            kwargs = {kw.arg: ast.literal_eval(kw.value)
+                      for kw in call.keywords}
+        except (SyntaxError, ValueError) as err:
+            raise ValueError(f'cannot parse the keyword arguments '
+                             f'{parts[2]!r} of {spec!r}: {err}') from err
+    return source, name, kwargs
+
+
+class _Features(nn.Module):
+    """Calls one method (``forward_features``) of a model as its forward."""
+
+    def __init__(self, model: nn.Module, method: str):
+        super().__init__()
+        self.model = model
+        self.method = method
+
+    def forward(self, x):
+        return getattr(self.model, self.method)(x)
+
+
+def _torchvision_features(name: str, kwargs: dict) -> nn.Module:
+    import torchvision
+    if not hasattr(torchvision.models, name):
+        raise ValueError(f'torchvision.models has no {name!r}')
+    model = getattr(torchvision.models, name)(weights=None, **kwargs)
+    if isinstance(getattr(model, 'features', None), nn.Module):
+        return model.features
+    children = []
+    for child_name, child in model.named_children():
+        if child_name in _TORCHVISION_HEAD:
+            break
+        children.append(child)
+    return nn.Sequential(*children)
+
+
+def _timm_features(name: str, kwargs: dict) -> nn.Module:
+    import timm
+    model = timm.create_model(name, pretrained=False,
+                              **dict(dict(num_classes=0), **kwargs))
+    return _Features(model, 'forward_features')
+
+
+def _registry_model(registry, type_name: str, kwargs: dict) -> nn.Module:
+    return registry.build(dict(type=type_name, **kwargs))
+
+
+def build_reference(spec: str) -> nn.Module:
+    """The reference backbone named by ``spec`` (see ``--help``)."""
+    source, name, kwargs = parse_spec(spec)
+    if source == 'torchvision':
+        return _torchvision_features(name, kwargs)
+    if source == 'timm':
+        return _timm_features(name, kwargs)
+    if source == 'mmpretrain':
+        import mmpretrain.models  # noqa: F401  (registers the backbones)
+        from mmpretrain.registry import MODELS
+        return _registry_model(MODELS, name, kwargs)
+    if source == 'mmbackbones':
+        import mmbackbones  # noqa: F401
+        from mmbackbones.registry import MODELS
+        return _registry_model(MODELS, name, kwargs)
+    raise ValueError(f'unknown reference source {source!r}: use torchvision, '
+                     'timm, mmpretrain or mmbackbones')
+
+
+def build_ours(config: str, cfg_options: dict = None) -> nn.Module:
+    """``model.backbone`` of one of our config files."""
+    from mmengine.config import Config
+
+    import mmbackbones  # noqa: F401
+    from mmbackbones.registry import MODELS
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    backbone = cfg.get('model', {}).get('backbone')
+    if backbone is None:
+        raise ValueError(f'{config} has no model.backbone')
+    return MODELS.build(copy.deepcopy(backbone))
+
+
+# --------------------------------------------------------------------- #
+# Timing
+# --------------------------------------------------------------------- #
+def _tensors(outputs) -> List[torch.Tensor]:
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    return [t for o in outputs for t in _tensors(o)]
+
+
+@dataclass
+class Runner:
+    """One model in one memory format, and its step times (seconds)."""
+    label: str
+    memory_format: str
+    step: Callable[[], None]
+    times: List[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def make_step(model: nn.Module, x: torch.Tensor, mode: str,
+              sync: Callable[[], None]) -> Callable[[], None]:
+    """One training step (forward + backward of the summed features, train
+    mode) or one inference step (eval mode, no autograd)."""
+    if mode == 'train':
+        model.train()  # mmpretrain's train() returns None: no chaining
+
+        def step():
+            for p in model.parameters():
+                p.grad = None
+            outs = _tensors(model(x))
+            sum(o.float().sum() for o in outs).backward()
+            sync()
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+            sync()
+
+    return step
+
+
+def make_runners(models: Dict[str, nn.Module], x: torch.Tensor, mode: str,
+                 formats: Sequence[str], device: torch.device,
+                 sync: Callable[[], None]) -> List[Runner]:
+    runners = []
+    for label, model in models.items():
+        for i, fmt in enumerate(formats):
+            memory_format = getattr(torch, fmt)
+            # A copy per format: converting back and forth between steps
+            # would be timed too.
+            m = model if i == len(formats) - 1 else copy.deepcopy(model)
+            m = m.to(device, memory_format=memory_format)
+            inp = x.to(device).contiguous(memory_format=memory_format)
+            runners.append(
+                Runner(label, fmt, make_step(m, inp, mode, sync)))
+    return runners
+
+
+def run_interleaved(runners: List[Runner], warmup: int, steps: int) -> None:
+    """Warm up every runner, then time them round-robin, reversing the
+    order each round (A B C D, D C B A, ...) so no runner always follows
+    the same neighbour."""
+    for runner in runners:
+        for _ in range(warmup):
+            runner.step()
+    order = list(runners)
+    for _ in range(steps):
+        for runner in order:
+            start = time.perf_counter()
+            runner.step()
+            runner.times.append(time.perf_counter() - start)
+        order.reverse()
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def summarise(runners: List[Runner], models: Dict[str, nn.Module]) -> dict:
+    best = {}
+    for runner in runners:
+        if (runner.label not in best
+                or runner.median < best[runner.label].median):
+            best[runner.label] = runner
+    return dict(
+        results=[
+            dict(model=r.label, memory_format=r.memory_format,
+                 median_ms=1e3 * r.median, min_ms=1e3 * min(r.times),
+                 max_ms=1e3 * max(r.times), steps=len(r.times))
+            for r in runners
+        ],
+        best={label: r.memory_format for label, r in best.items()},
+        params={label: count_params(m) for label, m in models.items()},
+        ratio=best['ours'].median / best['reference'].median,
+    )
+
+
+def format_table(summary: dict, names: Dict[str, str]) -> str:
+    width = max(len(n) for n in names.values())
+    lines = [f'{"model":<10} {"name":<{width}} {"format":<17} '
+             f'{"median ms":>10} {"min ms":>9} {"max ms":>9}']
+    for row in summary['results']:
+        best = summary['best'][row['model']] == row['memory_format']
+        lines.append(
+            f'{row["model"]:<10} {names[row["model"]]:<{width}} '
+            f'{row["memory_format"]:<17} {row["median_ms"]:>10.1f} '
+            f'{row["min_ms"]:>9.1f} {row["max_ms"]:>9.1f}'
+            f'{" *" if best else ""}')
+    lines.append('(* the faster memory format of each model)')
+    lines.append('params: ours {:,}, reference {:,}'.format(
+        summary['params']['ours'], summary['params']['reference']))
+    lines.append(f'ratio ours/reference (median step time, each in its '
+                 f'faster format): {summary["ratio"]:.3f}')
+    return '\n'.join(lines)
+
+
+# --------------------------------------------------------------------- #
+# Command line
+# --------------------------------------------------------------------- #
+def parse_args(argv=None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=SPEC_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='one of our config files; its '
+                        'model.backbone is benchmarked')
+    parser.add_argument('--reference', required=True, metavar='SPEC',
+                        help='the reference backbone (see below)')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='batch size (default: 8)')
+    parser.add_argument('--size', type=int, default=224,
+                        help='input height and width (default: 224)')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch intra-op threads (default: 2)')
+    parser.add_argument('--steps', type=int, default=10,
+                        help='timed steps per model and format (default: '
+                        '10)')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed steps per model and format first '
+                        '(default: 3)')
+    parser.add_argument('--mode', choices=('train', 'infer'),
+                        default='train',
+                        help='train: forward + backward of the summed '
+                        'features in train mode; infer: eval mode, no_grad '
+                        '(default: train)')
+    parser.add_argument('--memory-formats', nargs='+',
+                        choices=('contiguous_format', 'channels_last'),
+                        default=['contiguous_format', 'channels_last'],
+                        help='memory formats to try (default: both)')
+    parser.add_argument('--device', default='cpu',
+                        help='torch device (default: cpu)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the weights and the input')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results to FILE as JSON')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (e.g. '
+                        'model.backbone.depth=101)')
+    args = parser.parse_args(argv)
+    for name in ('batch', 'size', 'threads', 'steps'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be at least 1')
+    if args.warmup < 0:
+        parser.error('--warmup must be at least 0')
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    sync = (torch.cuda.synchronize if device.type == 'cuda' else
+            (lambda: None))
+
+    models = {'ours': build_ours(args.config, args.cfg_options),
+              'reference': build_reference(args.reference)}
+    names = {'ours': f'{type(models["ours"]).__name__} ({args.config})',
+             'reference': args.reference}
+    x = torch.rand(args.batch, 3, args.size, args.size)
+    runners = make_runners(models, x, args.mode, args.memory_formats,
+                           device, sync)
+    run_interleaved(runners, args.warmup, args.steps)
+
+    summary = summarise(runners, models)
+    summary['settings'] = dict(
+        config=args.config, reference=args.reference, mode=args.mode,
+        batch=args.batch, size=args.size, threads=args.threads,
+        steps=args.steps, warmup=args.warmup, device=args.device,
+        torch=torch.__version__)
+    print(f'{args.mode} step, batch {args.batch}, {args.size}x{args.size}, '
+          f'{args.threads} threads, {args.device}, {args.steps} steps after '
+          f'{args.warmup} warm-up (interleaved)')
+    print(format_table(summary, names))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(summary, f, indent=2)
+    return summary
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except ValueError as err:  # a bad SPEC or config: say it in one line
+        sys.exit(f'benchmark.py: error: {err}')
