@@ -1,0 +1,141 @@
+import pytest
+import timm
+import torch
+from backbone_checks import (check_bad_arguments, check_bad_input,
+                             check_channels_last, check_equivalent,
+                             check_forward_backward, check_frozen_stages,
+                             check_norm_eval, check_out_indices,
+                             check_with_cp, count_params, randomize_bn)
+
+from mmbackbones.converters import convert_state_dict
+from mmbackbones.models import PreActBottleneck, ResNetV2
+from mmbackbones.registry import MODELS
+
+DEPTHS = (18, 34, 50, 101, 152)
+
+
+def small_input(batch=2, size=32):
+    return torch.rand(batch, 3, size, size)
+
+
+def factory(**kwargs):
+    return ResNetV2(depth=18, **kwargs)
+
+
+def timm_resnetv2(depth):
+    return timm.create_model(f'resnetv2_{depth}', num_classes=0)
+
+
+@pytest.mark.parametrize('depth', DEPTHS)
+def test_params_and_keys_match_timm(depth):
+    ref, ours = timm_resnetv2(depth), ResNetV2(depth=depth)
+    assert count_params(ours) == count_params(ref)
+    # Every timm tensor finds its place (strict load).
+    ours.load_state_dict(convert_state_dict(ref.state_dict(), 'timm', ours),
+                         strict=True)
+
+
+@pytest.mark.parametrize('depth', [18, 50])  # one per block type
+def test_timm_equivalence(depth):
+    ref = randomize_bn(timm.create_model(f'resnetv2_{depth}')).eval()
+    ours = ResNetV2(depth=depth, out_indices=(0, 1, 2, 3))
+    ours.load_state_dict(convert_state_dict(ref.state_dict(), 'timm', ours),
+                         strict=True)
+    x = small_input(2, 64)
+    # The last output is timm's forward_features (final BN-ReLU included);
+    # the others are the raw stage outputs.
+    check_equivalent(ours, ref.forward_features, x)
+    for i in range(3):
+        check_equivalent(
+            ours, lambda inp: ref.forward_intermediates(
+                inp, indices=[i + 1], intermediates_only=True)[0], x,
+            index=i)
+
+
+def test_converter_rejects_other_architecture():
+    with pytest.raises(ValueError, match='do not fit'):
+        convert_state_dict(timm_resnetv2(18).state_dict(), 'timm',
+                           ResNetV2(depth=34))
+    with pytest.raises(ValueError, match="no converter from 'torchvision'"):
+        convert_state_dict({}, 'torchvision', factory())
+
+
+def test_forward_backward_and_feature_info():
+    model = factory(out_indices=(0, 1, 2, 3))
+    check_forward_backward(model, small_input())
+    assert model.feature_info == [
+        dict(index=0, channels=64, stride=4),
+        dict(index=1, channels=128, stride=8),
+        dict(index=2, channels=256, stride=16),
+        dict(index=3, channels=512, stride=32),
+    ]
+
+
+def test_bottleneck_forward_backward():
+    model = ResNetV2(depth=50, out_indices=(0, 1, 2, 3))
+    check_forward_backward(model, small_input())
+    assert model.out_channels == (256, 512, 1024, 2048)
+    assert isinstance(model.layer1[0], PreActBottleneck)
+    check_channels_last(model, small_input())
+
+
+def test_out_indices():
+    check_out_indices(factory, small_input(1), num_stages=4)
+    assert factory().out_indices == (3, )
+
+
+def test_bad_arguments():
+    check_bad_arguments(factory, num_stages=4)
+    with pytest.raises(ValueError, match=r'depth must be one of'):
+        ResNetV2(depth=20)
+    with pytest.raises(ValueError, match='block must be one of'):
+        ResNetV2(depth=dict(block='dense', stage_blocks=(1, 1)))
+    with pytest.raises(ValueError, match='stage_blocks'):
+        ResNetV2(depth=dict(block='basic'))
+    with pytest.raises(ValueError, match='strides'):
+        factory(strides=(1, 2, 2))
+    with pytest.raises(ValueError, match='dilations'):
+        factory(dilations=(1, 1, 1, 0))
+    check_bad_input(factory(), small_input())
+
+
+def test_custom_arch_dilation_and_zero_init():
+    tiny = ResNetV2(depth=dict(block='basic', stage_blocks=(1, 2)),
+                    base_channels=8, stem_channels=8, out_indices=(0, 1))
+    assert tiny.out_channels == (8, 16) and tiny.out_strides == (4, 8)
+    # Dense prediction: stages 3-4 keep stride 8, their 3x3s dilate.
+    dense = factory(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                    out_indices=(1, 3))
+    assert dense.out_strides == (8, 8)
+    assert dense.layer4[1].conv2.dilation == (4, 4)
+    assert [o.shape[-1] for o in dense(small_input(1, 64))] == [8, 8]
+    # zero_init_residual: every unit without a projection starts as the
+    # identity.
+    model = factory(zero_init_residual=True)
+    model.init_weights()
+    x = torch.rand(2, 64, 8, 8)
+    torch.testing.assert_close(model.layer1[1](x), x)
+
+
+@pytest.mark.parametrize('frozen', [0, 2, 4])
+def test_frozen_stages(frozen):
+    check_frozen_stages(factory, frozen)
+
+
+def test_norm_eval():
+    check_norm_eval(factory, small_input())
+
+
+def test_with_cp():
+    check_with_cp(lambda **kw: factory(out_indices=(0, 3), **kw),
+                  small_input())
+
+
+def test_channels_last():
+    check_channels_last(factory(out_indices=(0, 1, 2, 3)), small_input())
+
+
+def test_registry_builds_with_scope():
+    model = MODELS.build(dict(type='mmbackbones.ResNetV2', depth=34))
+    assert isinstance(model, ResNetV2) and model.depth == 34
+    assert model.eval() is model and not model.training
