@@ -3,11 +3,23 @@
 Importing the package registers every backbone in ``mmbackbones.registry``
 (scope ``mmbackbones``), a child of mmpretrain's registries.
 """
+import warnings
+
 from ._check import check_dependencies
 from .version import __version__
 
 check_dependencies()
+# mmcv-lite lacks mmcv.ops; mmcv warns about one transformer op on import.
+# No backbone here uses mmcv.ops, so that warning only confuses users.
+warnings.filterwarnings(
+    'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 from . import models  # noqa: E402,F401  (registers the backbones)
+from .engine import allow_mmengine_checkpoints  # noqa: E402
+
+# Every torch.load in the process (mmengine's resume, load_from and
+# init_cfg=Pretrained included) stays weights_only=True and accepts the
+# exact non-tensor types that mmengine checkpoints contain.
+allow_mmengine_checkpoints()
 
 __all__ = ['__version__']

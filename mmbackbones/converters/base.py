@@ -80,7 +80,7 @@ def take_prefix(state_dict: Mapping[str, torch.Tensor],
     return inner or dict(state_dict)
 
 
-def _describe_mismatch(converted: Mapping[str, torch.Tensor],
+def describe_mismatch(converted: Mapping[str, torch.Tensor],
                        expected: Mapping[str, torch.Tensor]) -> str:
     missing = [k for k in expected if k not in converted]
     unexpected = [k for k in converted if k not in expected]
@@ -126,7 +126,7 @@ def convert_state_dict(state_dict: Mapping, source: str,
             f'for {name}: {available_sources(backbone)}')
     converted = converter(unwrap_state_dict(state_dict), backbone)
     expected = backbone.state_dict()
-    problem = _describe_mismatch(converted, expected)
+    problem = describe_mismatch(converted, expected)
     if problem:
         raise ValueError(f'the {source} weights do not fit this {name}: '
                          f'{problem}')

@@ -7,3 +7,6 @@ __all__ = [
     'SAFE_GLOBALS', 'CheckpointError', 'allow_mmengine_checkpoints',
     'atomic_write', 'load_checkpoint_file', 'save_checkpoint_file'
 ]
+from .optim_wrapper import CPUAutocastOptimWrapper  # noqa: E402
+
+__all__ += ['CPUAutocastOptimWrapper']

@@ -1,0 +1,1 @@
+"""The command-line tools' logic (tools/*.py are thin wrappers)."""

@@ -1,0 +1,63 @@
+"""``python tools/test.py CONFIG CHECKPOINT``: evaluate a checkpoint.
+
+The checkpoint is read with ``weights_only=True`` and loaded strictly: a
+checkpoint of another architecture is refused with the mismatched keys.
+"""
+import argparse
+from typing import Optional, Sequence
+
+from mmengine.model import is_model_wrapper
+
+from mmbackbones.converters.base import describe_mismatch
+from mmbackbones.engine.checkpoint import load_checkpoint_file
+from .common import (ToolError, add_cfg_options, check_datasets,
+                     default_work_dir, load_config, run_tool)
+from .runner import build_runner, setup_launcher
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Evaluate a checkpoint on the config\'s test set.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file (.pth)')
+    parser.add_argument('--work-dir', help='where the test log goes')
+    add_cfg_options(parser)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                        default='none', help='job launcher')
+    return parser.parse_args(argv)
+
+
+def load_weights_strictly(model, checkpoint_path: str) -> None:
+    """Load a checkpoint's ``state_dict`` into ``model`` with strict keys,
+    or raise ToolError naming the first mismatched keys."""
+    checkpoint = load_checkpoint_file(checkpoint_path)
+    state = checkpoint.get('state_dict', checkpoint)
+    if is_model_wrapper(model):
+        model = model.module
+    problem = describe_mismatch(state, model.state_dict())
+    if problem:
+        raise ToolError(f'{checkpoint_path} does not fit the model of this '
+                        f'config: {problem}')
+    model.load_state_dict(state, strict=True)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = (args.work_dir or cfg.get('work_dir')
+                    or default_work_dir(args.config))
+    check_datasets(cfg, ['test_dataloader'])
+    # Read the file before building anything: a bad file fails fast.
+    load_checkpoint_file(args.checkpoint)
+    cfg.load_from, cfg.resume = None, False
+    setup_launcher(cfg)
+    runner = build_runner(cfg)
+    load_weights_strictly(runner.model, args.checkpoint)
+    metrics = runner.test()
+    print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
+                   for k, v in metrics.items()))
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> None:
+    run_tool(main, argv)

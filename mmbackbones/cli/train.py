@@ -1,0 +1,85 @@
+"""``python tools/train.py CONFIG``: train with mmengine's Runner.
+
+Examples:
+    python tools/train.py configs/demo/shufflenet_v2_digits.py
+    python tools/train.py configs/shufflenet_v2.py --amp --work-dir work_dirs/x
+    python tools/train.py configs/shufflenet_v2.py --resume   # latest ckpt
+    bash tools/dist_train.sh configs/shufflenet_v2.py 8
+"""
+import argparse
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config
+
+from mmbackbones.datasets import prepare_data
+from .common import (ToolError, add_cfg_options, check_checkpoint_arg,
+                     check_datasets, default_work_dir, load_config, run_tool)
+from .runner import build_runner, setup_amp, setup_launcher
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train a classifier with an mmbackbones backbone.')
+    parser.add_argument('config', help='config file, e.g. '
+                        'configs/shufflenet_v2.py')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+        help='resume from CKPT, or without a value from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision: fp16 with loss scaling on GPU, bfloat16 '
+        'autocast on CPU')
+    parser.add_argument(
+        '--no-validate', action='store_true',
+        help='skip validation during training')
+    add_cfg_options(parser)
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+        help='job launcher (tools/dist_train.sh uses pytorch)')
+    return parser.parse_args(argv)
+
+
+def _resolve_resume(cfg: Config, resume: Optional[str]) -> None:
+    if resume is None:
+        return
+    if resume == 'auto':
+        last = osp.join(cfg.work_dir, 'last_checkpoint')
+        if not osp.isfile(last):
+            raise ToolError(
+                f'--resume: no checkpoint to resume from in {cfg.work_dir} '
+                '(it has no last_checkpoint file); train without --resume, '
+                'or pass a checkpoint: --resume path/to/epoch_N.pth')
+        with open(last, encoding='utf-8') as f:
+            check_checkpoint_arg(f.read().strip(), '--resume')
+        cfg.resume, cfg.load_from = True, None
+    else:
+        check_checkpoint_arg(resume, '--resume')
+        cfg.resume, cfg.load_from = True, resume
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = (args.work_dir or cfg.get('work_dir')
+                    or default_work_dir(args.config))
+    if cfg.get('prepare_data'):
+        prepare_data(cfg.prepare_data)
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
+    check_checkpoint_arg(cfg.get('load_from'), 'load_from')
+    _resolve_resume(cfg, args.resume)
+    if args.amp:
+        setup_amp(cfg)
+    setup_launcher(cfg)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> None:
+    run_tool(main, argv)
