@@ -62,7 +62,7 @@ class PreActBlock(nn.Module):
                  dilation: int = 1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU')):
+                 act_cfg: dict = dict(type='ReLU', inplace=True)):
         super().__init__()
         self.num_convs = len(kernel_sizes)
         strided = list(kernel_sizes).index(3)
@@ -133,13 +133,15 @@ class ResNetV2Arch:
     stage_blocks: Tuple[int, ...]  # units in conv2_x .. conv5_x
 
 
-#: ResNet paper Table 1, keyed by depth.
+#: ResNet paper Table 1, keyed by depth, and the 200-layer network of the
+#: pre-activation paper's ImageNet results (its Table 5).
 RESNET_V2_ARCHS: Dict[int, ResNetV2Arch] = {
     18: ResNetV2Arch('basic', (2, 2, 2, 2)),
     34: ResNetV2Arch('basic', (3, 4, 6, 3)),
     50: ResNetV2Arch('bottleneck', (3, 4, 6, 3)),
     101: ResNetV2Arch('bottleneck', (3, 4, 23, 3)),
     152: ResNetV2Arch('bottleneck', (3, 8, 36, 3)),
+    200: ResNetV2Arch('bottleneck', (3, 24, 36, 3)),
 }
 
 
@@ -165,8 +167,8 @@ class ResNetV2(BaseBackbone):
     BN -> ReLU (keys ``layer4.norm``), as in the paper and timm.
 
     Args:
-        depth (int | dict): 18, 34, 50, 101 or 152, or a custom dict with
-            ``block`` ('basic' or 'bottleneck') and ``stage_blocks``.
+        depth (int | dict): 18, 34, 50, 101, 152 or 200, or a custom dict
+            with ``block`` ('basic' or 'bottleneck') and ``stage_blocks``.
         stem_channels (int): Output channels of the stem conv.
         base_channels (int): Width of the first stage (before expansion).
         strides (Sequence[int], optional): Stride of each stage's first
@@ -203,7 +205,7 @@ class ResNetV2(BaseBackbone):
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
+                 act_cfg: dict = dict(type='ReLU', inplace=True),
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  zero_init_residual: bool = False,
@@ -245,7 +247,11 @@ class ResNetV2(BaseBackbone):
         # The final BN -> ReLU (paper Sec. 4.1) ends the last stage.
         self.layers[-1].add_module('norm',
                                    build_norm_layer(norm_cfg, channels)[1])
-        self.layers[-1].add_module('act', build_activation_layer(act_cfg))
+        # Not in place: under with_cp the norm and the act are checkpointed
+        # one by one, and the act must not overwrite the norm's output.
+        final_act = dict(act_cfg, inplace=False) if 'inplace' in act_cfg \
+            else act_cfg
+        self.layers[-1].add_module('act', build_activation_layer(final_act))
 
         self.stage_channels = tuple(stage_channels)
         self.stage_strides = make_stage_strides(4, self.strides)

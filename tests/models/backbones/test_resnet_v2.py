@@ -35,6 +35,15 @@ def test_params_and_keys_match_timm(depth):
                          strict=True)
 
 
+def test_resnet200_params():
+    """ResNetV2-200 (no timm reference) is ResNetV2-152 with 16 more
+    identity units in conv3_x."""
+    ours, base = ResNetV2(depth=200), ResNetV2(depth=152)
+    assert len(ours.layer2) == 24 and len(ours.layer3) == 36
+    assert count_params(ours) == count_params(base) + 16 * count_params(
+        base.layer2[1])
+
+
 @pytest.mark.parametrize('depth', [18, 50])  # one per block type
 def test_timm_equivalence(depth):
     ref = randomize_bn(timm.create_model(f'resnetv2_{depth}')).eval()
