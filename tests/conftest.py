@@ -21,3 +21,38 @@ def _deterministic_seed():
 def pytest_configure(config):
     torch.set_num_threads(min(2, torch.get_num_threads()))
     logging.getLogger('mmengine').setLevel(logging.WARNING)
+
+
+def make_tiny_imagenet(root: str, images_per_split: int = 2,
+                       size: int = 40) -> str:
+    """An ImageNet-layout folder (flat train/ and val/ plus meta/*.txt
+    lists, mmpretrain's second layout) with a few random JPEGs."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
+    for split in ('train', 'val'):
+        os.makedirs(os.path.join(root, split), exist_ok=True)
+        lines = []
+        for i in range(images_per_split):
+            name = f'{split}_{i}.JPEG'
+            pixels = rng.integers(0, 255, (size, size + 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(os.path.join(root, split, name))
+            lines.append(f'{name} {i % 1000}\n')
+        with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.writelines(lines)
+    return root
+
+
+@pytest.fixture(scope='session')
+def tiny_imagenet(tmp_path_factory):
+    return make_tiny_imagenet(str(tmp_path_factory.mktemp('imagenet')))
+
+
+def run_tool(args, cwd=None, timeout=600, env=None):
+    """Run a command-line tool of this repo in a fresh Python process."""
+    import subprocess
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    return subprocess.run([sys.executable, *args], cwd=cwd or REPO_ROOT,
+                          env=full_env, capture_output=True, text=True,
+                          timeout=timeout)

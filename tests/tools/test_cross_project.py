@@ -1,0 +1,108 @@
+"""Using mmbackbones from another OpenMMLab project, from a folder outside
+this repository, with only the installed package."""
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import mmpretrain
+from conftest import REPO_ROOT, run_tool
+
+MMPRETRAIN_TRAIN = osp.join(
+    osp.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
+
+
+def _image_folder(root):
+    import numpy as np
+    from PIL import Image
+    for label in ('cat', 'dog'):
+        os.makedirs(osp.join(root, label), exist_ok=True)
+        for i in range(2):
+            pixels = (np.random.rand(40, 40, 3) * 255).astype('uint8')
+            Image.fromarray(pixels).save(osp.join(root, label, f'{i}.png'))
+
+
+def test_custom_imports_in_an_mmpretrain_config(tmp_path):
+    """(a) mmpretrain's own train.py builds type='mmbackbones.ShuffleNetV2'
+    inside its ImageClassifier after custom_imports, and trains."""
+    _image_folder(str(tmp_path / 'images'))
+    (tmp_path / 'downstream.py').write_text(textwrap.dedent("""
+        custom_imports = dict(imports=['mmbackbones'],
+                              allow_failed_imports=False)
+        default_scope = 'mmpretrain'
+        model = dict(
+            type='ImageClassifier',
+            backbone=dict(type='mmbackbones.ShuffleNetV2', widen_factor=0.5,
+                          frozen_stages=1),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=2, in_channels=1024,
+                      loss=dict(type='CrossEntropyLoss')))
+        data_preprocessor = dict(num_classes=2, mean=[128] * 3,
+                                 std=[64] * 3, to_rgb=True)
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(type='CustomDataset', data_root='images',
+                         pipeline=[dict(type='LoadImageFromFile'),
+                                   dict(type='RandomResizedCrop', scale=32),
+                                   dict(type='PackInputs')]),
+            sampler=dict(type='DefaultSampler', shuffle=True))
+        train_cfg = dict(by_epoch=True, max_epochs=1)
+        optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
+        default_hooks = dict(checkpoint=dict(type='CheckpointHook',
+                                             interval=1),
+                             logger=dict(type='LoggerHook', interval=1))
+        env_cfg = dict(dist_cfg=dict(backend='gloo'))
+    """))
+    result = run_tool([MMPRETRAIN_TRAIN, 'downstream.py', '--work-dir',
+                       'work'], cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+    assert 'loss:' in result.stdout + result.stderr
+
+
+def test_inherit_installed_config_with_read_base(tmp_path):
+    """(b) a pure-Python config inherits our ShuffleNetV2 model and
+    schedule from the installed package and overrides one value.
+
+    The package is installed for real (a regular, non-editable install into
+    a private folder): mmengine finds installed configs through the
+    distribution's location, which an editable install does not have.
+    """
+    site = tmp_path / 'site'
+    install = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
+         '--no-build-isolation', '--target', str(site), REPO_ROOT],
+        capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    (tmp_path / 'child.py').write_text(textwrap.dedent("""
+        from mmengine.config import read_base
+
+        with read_base():
+            from mmbackbones.configs.shufflenet_v2 import *
+
+        model.update(backbone=dict(model['backbone'], widen_factor=0.5))
+    """))
+    (tmp_path / 'check.py').write_text(textwrap.dedent("""
+        from mmengine.config import Config
+        from mmengine.registry import init_default_scope
+        from mmpretrain.registry import MODELS
+        cfg = Config.fromfile('child.py')
+        init_default_scope(cfg.default_scope)
+        model = MODELS.build(cfg.model)
+        print('widen', model.backbone.widen_factor)
+        print('epochs', cfg.train_cfg.max_epochs)
+        print('smooth', cfg.model.head.loss.label_smooth_val)
+        print('module', type(model.backbone).__module__)
+        import mmbackbones
+        print('from', mmbackbones.__file__)
+    """))
+    result = run_tool(['check.py'], cwd=str(tmp_path),
+                      env=dict(PYTHONPATH=str(site)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert 'widen 0.5' in out  # the override
+    assert 'epochs 300' in out  # our schedule, inherited
+    assert 'smooth 0.1' in out  # our model, inherited
+    assert 'module mmbackbones.models.backbones' in out
+    assert f'from {site}' in out  # the installed copy, not this checkout
