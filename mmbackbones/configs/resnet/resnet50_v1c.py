@@ -1,0 +1,12 @@
+# ResNet-50-C (Bag of Tricks Fig. 2b: deep stem) with the ResNet-50 ImageNet
+# recipe.
+from mmengine.config import read_base
+
+from mmbackbones.models import ResNetV1c
+
+with read_base():
+    from ..resnet import *  # noqa: F401,F403
+
+model.update(
+    backbone=dict(type=ResNetV1c, depth=50),
+    head=dict(model['head'], in_channels=2048))

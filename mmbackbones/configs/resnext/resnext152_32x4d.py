@@ -1,0 +1,9 @@
+# ResNeXt-152 (32x4d) with the ResNeXt-50 ImageNet recipe.
+from mmengine.config import read_base
+
+with read_base():
+    from ..resnext import *  # noqa: F401,F403
+
+model.update(
+    backbone=dict(type=ResNeXt, depth=152, groups=32, width_per_group=4),
+    head=dict(model['head'], in_channels=2048))

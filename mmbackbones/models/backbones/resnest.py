@@ -1,0 +1,226 @@
+"""ResNeSt (Zhang et al., "ResNeSt: Split-Attention Networks", CVPR-W
+2022): ResNet-D whose bottleneck 3x3 convolution is a split-attention
+convolution (paper Fig. 2), with the stride taken by a 3x3 average pool
+after it ("avd"). The block is :class:`~.resnet.Bottleneck` with another
+middle; the network is :class:`~.resnet.ResNetV1d` with another table.
+"""
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_conv_layer, build_norm_layer
+
+from mmbackbones.registry import MODELS
+from .resnet import Bottleneck, ResNetArch, ResNetV1d
+from .resnext import check_group_width
+
+__all__ = [
+    'ResNeSt', 'SplitAttentionConv2d', 'SplitAttentionBottleneck',
+    'RESNEST_ARCHS', 'radix_softmax'
+]
+
+
+def radix_softmax(x: torch.Tensor, radix: int, groups: int) -> torch.Tensor:
+    """Attention weights over the ``radix`` splits (paper Eq. 3).
+
+    ``x`` (N, groups * radix * C', 1, 1), ordered (groups, radix, C') by the
+    grouped fc2, becomes (N, radix * groups * C'), ordered (radix, groups,
+    C') like the splits it weighs; a sigmoid gate when ``radix == 1``.
+    """
+    n = x.shape[0]
+    if radix == 1:
+        return torch.sigmoid(x).reshape(n, -1)
+    x = x.view(n, groups, radix, -1).transpose(1, 2)
+    return torch.softmax(x, dim=1).reshape(n, -1)
+
+
+class SplitAttentionConv2d(nn.Module):
+    """Split-attention convolution (paper Fig. 4).
+
+    A grouped convolution makes ``radix`` splits of ``channels`` channels;
+    their sum is pooled, squeezed (fc1, norm, ReLU) and expanded (fc2) to
+    one softmax weight per split and channel; the output is the weighted
+    sum of the splits.
+
+    Keys (mmpretrain's and timm's): ``conv``, ``bn0``, ``fc1``, ``bn1``,
+    ``fc2``.
+
+    Example:
+        >>> conv = SplitAttentionConv2d(64, 64, 3, padding=1, radix=2)
+        >>> conv(torch.rand(2, 64, 8, 8)).shape
+        torch.Size([2, 64, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 channels: int,
+                 kernel_size: int,
+                 stride: int = 1,
+                 padding: int = 0,
+                 dilation: int = 1,
+                 groups: int = 1,
+                 radix: int = 2,
+                 reduction_factor: int = 4,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN')):
+        super().__init__()
+        # The attention's hidden width: in * radix / 4, at least 32.
+        inter_channels = max(in_channels * radix // reduction_factor, 32)
+        self.radix = radix
+        self.groups = groups
+        self.channels = channels
+        self.conv = build_conv_layer(
+            conv_cfg, in_channels, channels * radix, kernel_size,
+            stride=stride, padding=padding, dilation=dilation,
+            groups=groups * radix, bias=False)
+        self.norm0_name, norm0 = build_norm_layer(norm_cfg, channels * radix,
+                                                  postfix=0)
+        self.add_module(self.norm0_name, norm0)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc1 = nn.Conv2d(channels, inter_channels, 1, groups=groups)
+        self.norm1_name, norm1 = build_norm_layer(norm_cfg, inter_channels,
+                                                  postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.fc2 = nn.Conv2d(inter_channels, channels * radix, 1,
+                             groups=groups)
+
+    @property
+    def norm0(self) -> nn.Module:
+        return getattr(self, self.norm0_name)
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.norm0(self.conv(x)))  # (N, radix * C, H, W)
+        n = x.shape[0]
+        if self.radix > 1:
+            # A view in both memory formats: only the channel dim splits.
+            splits = x.view(n, self.radix, self.channels, *x.shape[2:])
+            gap = splits.sum(dim=1)
+        else:
+            gap = x
+        gap = gap.mean((2, 3), keepdim=True)  # (N, C, 1, 1)
+        attention = self.fc2(self.relu(self.norm1(self.fc1(gap))))
+        attention = radix_softmax(attention, self.radix, self.groups)
+        if self.radix == 1:
+            return x * attention.view(n, -1, 1, 1)
+        attention = attention.view(n, self.radix, self.channels, 1, 1)
+        return (splits * attention).sum(dim=1)
+
+
+class SplitAttentionBottleneck(Bottleneck):
+    """Bottleneck with a split-attention 3x3 convolution.
+
+    With ``avg_down_stride`` a strided block runs the split attention at
+    stride 1 and downsamples with a 3x3 average pool (``avd_layer``) after
+    it, so no pixel is skipped.
+
+    Keys: ``conv1``, ``bn1``, ``conv2`` (:class:`SplitAttentionConv2d`),
+    ``conv3``, ``bn3``, ``downsample``.
+
+    Example:
+        >>> block = SplitAttentionBottleneck(256, 256, radix=2)
+        >>> block(torch.rand(2, 256, 8, 8)).shape
+        torch.Size([2, 256, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 radix: int = 2,
+                 reduction_factor: int = 4,
+                 avg_down_stride: bool = True,
+                 **kwargs):
+        # Read by make_middle() while Bottleneck.__init__ builds the block.
+        self.radix = radix
+        self.reduction_factor = reduction_factor
+        self.avg_down_stride = avg_down_stride
+        super().__init__(in_channels, out_channels, **kwargs)
+
+    def make_middle(self, channels: int, groups: int) -> None:
+        self.avg_down_stride = self.avg_down_stride and self.conv2_stride > 1
+        self.conv2 = SplitAttentionConv2d(
+            channels, channels, 3,
+            stride=1 if self.avg_down_stride else self.conv2_stride,
+            padding=self.dilation, dilation=self.dilation, groups=groups,
+            radix=self.radix, reduction_factor=self.reduction_factor,
+            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+        if self.avg_down_stride:
+            self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1)
+
+    def middle(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(x)  # normalised and activated inside
+        return self.avd_layer(out) if self.avg_down_stride else out
+
+
+#: Zhang et al. Table 7 (ResNeSt-50, -101, -200, -269; mmpretrain adds
+#: 152). The deeper models have a 128-channel stem (three 3x3 convs of 64,
+#: 64, 128), ResNeSt-50 a 64-channel one.
+RESNEST_ARCHS: Dict[int, ResNetArch] = {
+    50: ResNetArch(SplitAttentionBottleneck, (3, 4, 6, 3), 64),
+    101: ResNetArch(SplitAttentionBottleneck, (3, 4, 23, 3), 128),
+    152: ResNetArch(SplitAttentionBottleneck, (3, 8, 36, 3), 128),
+    200: ResNetArch(SplitAttentionBottleneck, (3, 24, 36, 3), 128),
+    269: ResNetArch(SplitAttentionBottleneck, (3, 30, 48, 8), 128),
+}
+
+
+@MODELS.register_module()
+class ResNeSt(ResNetV1d):
+    """ResNeSt backbone (ResNet-D stem and shortcuts, split attention).
+
+    Args:
+        depth (int | dict): 50, 101, 152, 200 or 269.
+        groups (int): Cardinality of the split-attention convolutions.
+        width_per_group (int): Channels per group (used when
+            ``groups > 1``).
+        radix (int): Splits per group (paper: 2).
+        reduction_factor (int): Squeeze of the attention (hidden width
+            ``in * radix / reduction_factor``, at least 32).
+        avg_down_stride (bool): Downsample with a 3x3 average pool after
+            the split attention instead of striding it.
+        stem_channels (int, optional): Stem width; the table's (64 for
+            ResNeSt-50, 128 deeper, as in the paper and mmpretrain's
+            configs) when None.
+        **kwargs: :class:`~.resnet.ResNet` arguments.
+
+    Example:
+        >>> model = ResNeSt(depth=50, out_indices=(0, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(2, 3, 64, 64))]
+        [(2, 256, 16, 16), (2, 2048, 2, 2)]
+    """
+
+    ARCHS = RESNEST_ARCHS
+    BLOCKS = {'SplitAttentionBottleneck': SplitAttentionBottleneck}
+    DEFAULT_BLOCK = SplitAttentionBottleneck
+
+    def __init__(self,
+                 depth,
+                 groups: int = 1,
+                 width_per_group: int = 4,
+                 radix: int = 2,
+                 reduction_factor: int = 4,
+                 avg_down_stride: bool = True,
+                 **kwargs):
+        check_group_width(groups, width_per_group)
+        for name, value in (('radix', radix),
+                            ('reduction_factor', reduction_factor)):
+            if isinstance(value, bool) or not isinstance(value,
+                                                         int) or value < 1:
+                raise ValueError(
+                    f'{name} must be a positive int, but got {value!r}')
+        # Read by block_kwargs() while ResNet.__init__ builds the stages.
+        self.groups = groups
+        self.width_per_group = width_per_group
+        self.radix = radix
+        self.reduction_factor = reduction_factor
+        self.avg_down_stride = avg_down_stride
+        super().__init__(depth, **kwargs)
+
+    def block_kwargs(self) -> dict:
+        return dict(groups=self.groups, width_per_group=self.width_per_group,
+                    base_channels=self.base_channels, radix=self.radix,
+                    reduction_factor=self.reduction_factor,
+                    avg_down_stride=self.avg_down_stride)

@@ -1,0 +1,635 @@
+"""ResNet (He et al., "Deep Residual Learning for Image Recognition", CVPR
+2016) and the residual-stage machinery the whole ResNet family shares.
+
+ResNeXt, SE-ResNet(X), ResNeSt and Res2Net are "ResNet with another block
+or stem", so they are tables over the pieces of this file, not copies:
+
+* :class:`ResidualBlock` -- ``act(residual(x) + shortcut(x))``;
+  :class:`BasicBlock` and :class:`Bottleneck` fill in ``residual``, and a
+  family changes a bottleneck by overriding its middle (the 3x3 part:
+  split attention, hierarchical 3x3 convolutions) or by wrapping its
+  residual (squeeze-and-excitation);
+* :func:`make_res_layer` -- one stage: a projection shortcut on the first
+  block (option B of the paper; average-pooled in the "D" variant) and
+  ``num_blocks`` blocks;
+* :class:`ResNet` -- the 7x7 or deep (three 3x3, "C" variant) stem and
+  four stages from a named arch table; families subclass it with their own
+  table and block arguments.
+
+Module names, registry types and constructor arguments are mmpretrain's,
+so its checkpoints load as they are and its configs port by changing
+``type``; ``mmbackbones.converters`` maps torchvision's and timm's names.
+"""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import (build_activation_layer, build_conv_layer,
+                      build_norm_layer)
+from mmcv.cnn.bricks import DropPath
+
+from mmbackbones.registry import MODELS
+from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..layers import conv_norm_act
+
+__all__ = [
+    'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResidualBlock', 'BasicBlock',
+    'Bottleneck', 'ResNetArch', 'RESNET_ARCHS', 'make_res_layer',
+    'make_downsample'
+]
+
+
+class ResidualBlock(nn.Module):
+    """What every residual block shares: ``act(residual(x) + shortcut(x))``.
+
+    Subclasses build their layers in ``__init__`` (after calling this one)
+    and implement :meth:`residual`. Norm layers are named as mmcv's
+    ``build_norm_layer`` names them (``bn1``, ``gn1``...), with ``norm1``
+    ... properties, as in mmpretrain.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        expansion (int, optional): ``out_channels / mid_channels``; the
+            class's ``expansion`` when None.
+        stride (int): Stride of the block.
+        dilation (int): Dilation of the 3x3 convolution.
+        downsample (nn.Module, optional): Projection of the shortcut when
+            the shape changes; identity when None.
+        style (str): ``'pytorch'`` puts the stride on the 3x3 convolution
+            (ResNet v1.5), ``'caffe'`` on the first 1x1 (the paper's).
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config.
+        act_cfg (dict): Activation config.
+        drop_path_rate (float): Stochastic depth of the residual branch.
+    """
+
+    expansion: int = 1
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 expansion: Optional[int] = None,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 style: str = 'pytorch',
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU', inplace=True),
+                 drop_path_rate: float = 0.0):
+        super().__init__()
+        if style not in ('pytorch', 'caffe'):
+            raise ValueError(
+                f"style must be 'pytorch' or 'caffe', but got {style!r}")
+        expansion = type(self).expansion if expansion is None else expansion
+        if out_channels % expansion:
+            raise ValueError(f'out_channels={out_channels} is not divisible '
+                             f'by expansion={expansion}')
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.expansion = expansion
+        self.mid_channels = out_channels // expansion
+        self.stride = stride
+        self.dilation = dilation
+        self.style = style
+        # Where the stride goes: the 3x3 (pytorch) or the first 1x1 (caffe).
+        self.conv1_stride, self.conv2_stride = ((1, stride) if style ==
+                                                'pytorch' else (stride, 1))
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.relu = build_activation_layer(act_cfg)
+        self.downsample = downsample
+        self.drop_path = (DropPath(drop_path_rate)
+                          if drop_path_rate > 0 else None)
+
+    def make_conv(self, in_channels: int, out_channels: int,
+                  kernel_size: int, stride: int = 1, dilation: int = 1,
+                  groups: int = 1) -> nn.Module:
+        """A bias-free convolution ("same" padding): a norm follows it."""
+        return build_conv_layer(
+            self.conv_cfg, in_channels, out_channels, kernel_size,
+            stride=stride, padding=dilation * (kernel_size - 1) // 2,
+            dilation=dilation, groups=groups, bias=False)
+
+    def add_norm(self, index: int, channels: int) -> str:
+        """Add the norm layer ``index`` (``bn1``...) and return its name."""
+        name, norm = build_norm_layer(self.norm_cfg, channels, postfix=index)
+        self.add_module(name, norm)
+        return name
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm closing the residual branch (zero-initialised with
+        ``zero_init_residual``: the block then starts as the identity)."""
+        raise NotImplementedError
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.residual(x)
+        if self.drop_path is not None:
+            out = self.drop_path(out)
+        out += identity  # in place: the branch output is ours to reuse
+        return self.relu(out)
+
+
+class BasicBlock(ResidualBlock):
+    """Two 3x3 convolutions (paper Fig. 5 left; ResNet-18/34).
+
+    Keys: ``conv1``, ``bn1``, ``conv2``, ``bn2``, ``downsample``.
+
+    Example:
+        >>> block = BasicBlock(64, 64)
+        >>> block(torch.rand(1, 64, 8, 8)).shape
+        torch.Size([1, 64, 8, 8])
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, out_channels: int, **kwargs):
+        super().__init__(in_channels, out_channels, **kwargs)
+        if self.expansion != 1:
+            raise ValueError('BasicBlock has no bottleneck: expansion must '
+                             f'be 1, but got {self.expansion}')
+        mid = self.mid_channels
+        self.conv1 = self.make_conv(in_channels, mid, 3, stride=self.stride,
+                                    dilation=self.dilation)
+        self.norm1_name = self.add_norm(1, mid)
+        self.conv2 = self.make_conv(mid, out_channels, 3)
+        self.norm2_name = self.add_norm(2, out_channels)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.norm2
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.norm1(self.conv1(x)))
+        return self.norm2(self.conv2(out))
+
+
+class Bottleneck(ResidualBlock):
+    """1x1 reduce -> 3x3 -> 1x1 expand (paper Fig. 5 right; ResNet-50+).
+
+    With ``groups > 1`` the 3x3 convolution is grouped and the bottleneck
+    is ``groups * width_per_group`` channels wide in the first stage
+    (ResNeXt, Xie et al. 2017, Fig. 3c), doubling with every stage.
+
+    Families change the middle (:meth:`make_middle` / :meth:`middle`) or
+    the width (:meth:`bottleneck_channels`); everything else is shared.
+
+    Keys: ``conv1``, ``bn1``, ``conv2``, ``bn2``, ``conv3``, ``bn3``,
+    ``downsample``.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels (4x the bottleneck by default).
+        groups (int): Groups of the 3x3 convolution (ResNeXt cardinality).
+        width_per_group (int): Channels per group in the first stage (used
+            when ``groups > 1``).
+        base_channels (int): Bottleneck width of the first stage of the
+            network, to scale ``width_per_group`` to this stage.
+        **kwargs: :class:`ResidualBlock` arguments.
+
+    Example:
+        >>> block = Bottleneck(256, 512, stride=2, groups=32,
+        ...                    downsample=make_downsample(256, 512, 2))
+        >>> block(torch.rand(1, 256, 8, 8)).shape, block.mid_channels
+        (torch.Size([1, 512, 4, 4]), 256)
+    """
+
+    expansion = 4
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 groups: int = 1,
+                 width_per_group: int = 4,
+                 base_channels: int = 64,
+                 **kwargs):
+        super().__init__(in_channels, out_channels, **kwargs)
+        self.groups = groups
+        self.width_per_group = width_per_group
+        mid = self.bottleneck_channels(groups, width_per_group, base_channels)
+        self.mid_channels = mid
+        self.conv1 = self.make_conv(in_channels, mid, 1,
+                                    stride=self.conv1_stride)
+        self.norm1_name = self.add_norm(1, mid)
+        self.make_middle(mid, groups)
+        self.conv3 = self.make_conv(mid, out_channels, 1)
+        self.norm3_name = self.add_norm(3, out_channels)
+
+    def bottleneck_channels(self, groups: int, width_per_group: int,
+                            base_channels: int) -> int:
+        """Channels between the two 1x1 convolutions."""
+        if groups == 1:
+            return self.mid_channels
+        # ResNeXt: C groups of d channels in the first stage ("32x4d"),
+        # scaled like the stage's plain width.
+        if self.mid_channels % base_channels:
+            raise ValueError(f'the bottleneck width {self.mid_channels} is '
+                             f'not a multiple of base_channels='
+                             f'{base_channels}')
+        return groups * width_per_group * self.mid_channels // base_channels
+
+    def make_middle(self, channels: int, groups: int) -> None:
+        """The 3x3 part: ``conv2`` and ``bn2``."""
+        self.conv2 = self.make_conv(channels, channels, 3,
+                                    stride=self.conv2_stride,
+                                    dilation=self.dilation, groups=groups)
+        self.norm2_name = self.add_norm(2, channels)
+
+    def middle(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.norm2(self.conv2(x)))
+
+    @property
+    def norm3(self) -> nn.Module:
+        return getattr(self, self.norm3_name)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.norm3
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.norm1(self.conv1(x)))
+        out = self.middle(out)
+        return self.norm3(self.conv3(out))
+
+
+def make_downsample(in_channels: int,
+                    out_channels: int,
+                    stride: int = 1,
+                    avg_down: bool = False,
+                    conv_cfg: Optional[dict] = None,
+                    norm_cfg: dict = dict(type='BN'),
+                    keep_pool_slot: bool = False) -> nn.Sequential:
+    """The projection shortcut (paper option B): 1x1 conv + norm.
+
+    With ``avg_down`` a strided shortcut averages 2x2 windows first and
+    keeps the 1x1 convolution at stride 1, so it sees every pixel ("ResNet-
+    D", Bag of Tricks, He et al. 2019, Fig. 2c). ``keep_pool_slot`` puts an
+    identity where the pool would be when the stride is 1, so keys stay
+    ``downsample.1``/``.2`` (Res2Net's layout).
+    """
+    layers: List[nn.Module] = []
+    conv_stride = stride
+    if avg_down and stride != 1:
+        layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True,
+                                   count_include_pad=False))
+        conv_stride = 1
+    elif avg_down and keep_pool_slot:
+        layers.append(nn.Identity())
+    layers.append(build_conv_layer(conv_cfg, in_channels, out_channels, 1,
+                                   stride=conv_stride, bias=False))
+    layers.append(build_norm_layer(norm_cfg, out_channels)[1])
+    return nn.Sequential(*layers)
+
+
+def make_res_layer(block: Type[ResidualBlock],
+                   num_blocks: int,
+                   in_channels: int,
+                   out_channels: int,
+                   stride: int = 1,
+                   avg_down: bool = False,
+                   conv_cfg: Optional[dict] = None,
+                   norm_cfg: dict = dict(type='BN'),
+                   drop_path_rates: Union[float, Sequence[float]] = 0.0,
+                   keep_pool_slot: bool = False,
+                   first_block_kwargs: Optional[dict] = None,
+                   **block_kwargs) -> nn.Sequential:
+    """One stage: ``num_blocks`` blocks, the first one strided and with a
+    projection shortcut when the shape changes.
+
+    Args:
+        block: The block class.
+        num_blocks: Blocks in the stage.
+        in_channels / out_channels: Channels in and out of the stage.
+        stride: Stride of the first block.
+        avg_down: Average-pool in the shortcut (see
+            :func:`make_downsample`).
+        drop_path_rates: One stochastic-depth rate per block, or one for
+            all.
+        keep_pool_slot: See :func:`make_downsample`.
+        first_block_kwargs: Extra arguments of the first block only.
+        **block_kwargs: Arguments of every block (dilation, style, groups,
+            ...).
+
+    Example:
+        >>> stage = make_res_layer(Bottleneck, 3, 64, 256)
+        >>> stage(torch.rand(1, 64, 8, 8)).shape
+        torch.Size([1, 256, 8, 8])
+    """
+    if isinstance(drop_path_rates, (int, float)):
+        drop_path_rates = [float(drop_path_rates)] * num_blocks
+    if len(drop_path_rates) != num_blocks:
+        raise ValueError(f'{len(drop_path_rates)} drop_path_rates for '
+                         f'{num_blocks} blocks')
+    downsample = None
+    if stride != 1 or in_channels != out_channels:
+        downsample = make_downsample(in_channels, out_channels, stride,
+                                     avg_down, conv_cfg, norm_cfg,
+                                     keep_pool_slot)
+    common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, **block_kwargs)
+    blocks = [
+        block(in_channels, out_channels, stride=stride,
+              downsample=downsample, drop_path_rate=drop_path_rates[0],
+              **common, **(first_block_kwargs or {}))
+    ]
+    for rate in drop_path_rates[1:]:
+        blocks.append(
+            block(out_channels, out_channels, drop_path_rate=rate, **common))
+    return nn.Sequential(*blocks)
+
+
+@dataclass(frozen=True)
+class ResNetArch:
+    """One column of a ResNet-style table: the block and blocks per stage.
+
+    ``stem_channels`` is the stem's output width (ResNeSt's deeper models
+    use a wider stem).
+    """
+    block: Type[ResidualBlock]
+    stage_blocks: Tuple[int, ...]  # conv2_x .. conv5_x
+    stem_channels: int = 64
+
+
+#: He et al. 2016, Table 1 (18, 34, 50, 101 and 152 layers).
+RESNET_ARCHS: Dict[int, ResNetArch] = {
+    18: ResNetArch(BasicBlock, (2, 2, 2, 2)),
+    34: ResNetArch(BasicBlock, (3, 4, 6, 3)),
+    50: ResNetArch(Bottleneck, (3, 4, 6, 3)),
+    101: ResNetArch(Bottleneck, (3, 4, 23, 3)),
+    152: ResNetArch(Bottleneck, (3, 8, 36, 3)),
+}
+
+
+def _check_positive_ints(name: str, values: Sequence, length: int) -> None:
+    """At least ``length`` positive ints (one per stage; extra entries, as
+    in the 4-stage defaults of a shorter network, are unused)."""
+    if (not isinstance(values, Sequence) or len(values) < length
+            or not all(isinstance(v, int) and not isinstance(v, bool)
+                       and v > 0 for v in values)):
+        raise ValueError(f'{name} must be at least {length} positive ints '
+                         f'(one per stage), but got {values!r}')
+
+
+@MODELS.register_module()
+class ResNet(BaseBackbone):
+    """ResNet backbone, and the base of every ResNet-style family.
+
+    Stem: a 7x7 stride-2 convolution (or, with ``deep_stem``, three 3x3
+    convolutions) and a 3x3 stride-2 max pool: stride 4. Stages
+    (``out_indices`` 0-3): conv2_x .. conv5_x of the paper, strides 4, 8,
+    16, 32 by default.
+
+    Subclasses set ``ARCHS`` (their table) and pass block arguments by
+    overriding :meth:`block_kwargs` / :meth:`make_res_layer`.
+
+    Args:
+        depth (int | dict): A row of ``ARCHS`` (18, 34, 50, 101, 152), or a
+            custom dict with ``stage_blocks`` and optionally ``block`` (a
+            class or ``'BasicBlock'`` / ``'Bottleneck'``) and
+            ``stem_channels``.
+        in_channels (int): Input image channels.
+        stem_channels (int, optional): Stem output channels; the arch's
+            (64) when None.
+        base_channels (int): Bottleneck width of the first stage.
+        expansion (int, optional): Block expansion; the block's when None.
+        num_stages (int): Stages to build, 1-4.
+        strides (Sequence[int]): Stride of the first block of each stage.
+        dilations (Sequence[int]): Dilation of each stage (dense
+            prediction: e.g. strides (1, 2, 1, 1), dilations (1, 1, 2, 4)
+            give output stride 8).
+        out_indices (int | Sequence[int]): Stages to return. Default: the
+            last.
+        style (str): ``'pytorch'``: stride on the 3x3 conv; ``'caffe'``: on
+            the first 1x1.
+        deep_stem (bool): Three 3x3 convolutions instead of the 7x7 (the
+            "C" variant, key ``stem``).
+        avg_down (bool): Average-pool before strided shortcut projections
+            (the "D" variant).
+        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config.
+        norm_eval (bool): BatchNorm in eval mode while training.
+        with_cp (bool): Gradient checkpointing per block.
+        zero_init_residual (bool): Zero the last norm of every block at
+            initialisation (each block starts as the identity).
+        init_cfg (dict | list[dict], optional): Initialisation config.
+        drop_path_rate (float): Stochastic depth, rising linearly to this
+            rate over the blocks.
+
+    Example:
+        >>> model = ResNet(depth=18, out_indices=(0, 1, 2, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 64, 16, 16), (1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
+    """
+
+    ARCHS: Dict[int, ResNetArch] = RESNET_ARCHS
+    #: Blocks a custom ``depth`` dict may name, and the one it gets when it
+    #: names none.
+    BLOCKS: Dict[str, Type[ResidualBlock]] = {
+        'BasicBlock': BasicBlock,
+        'Bottleneck': Bottleneck
+    }
+    DEFAULT_BLOCK: Type[ResidualBlock] = Bottleneck
+
+    def __init__(self,
+                 depth: Union[int, dict],
+                 in_channels: int = 3,
+                 stem_channels: Optional[int] = None,
+                 base_channels: int = 64,
+                 expansion: Optional[int] = None,
+                 num_stages: int = 4,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 style: str = 'pytorch',
+                 deep_stem: bool = False,
+                 avg_down: bool = False,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = True,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 drop_path_rate: float = 0.0):
+        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
+                         in_channels, init_cfg)
+        arch = self._resolve_arch(depth)
+        if not isinstance(num_stages, int) or not 1 <= num_stages <= 4:
+            raise ValueError(f'num_stages must be 1..4, but got {num_stages}')
+        _check_positive_ints('strides', strides, num_stages)
+        _check_positive_ints('dilations', dilations, num_stages)
+        if style not in ('pytorch', 'caffe'):
+            raise ValueError(
+                f"style must be 'pytorch' or 'caffe', but got {style!r}")
+        self.depth = depth
+        self.stem_channels = stem_channels or arch.stem_channels
+        self.base_channels = base_channels
+        self.strides = tuple(strides[:num_stages])
+        self.dilations = tuple(dilations[:num_stages])
+        self.style = style
+        self.deep_stem = deep_stem
+        self.avg_down = avg_down
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.zero_init_residual = zero_init_residual
+        self.block = arch.block
+        self.stage_blocks = arch.stage_blocks[:num_stages]
+        self.expansion = expansion or arch.block.expansion
+
+        self._make_stem(in_channels, self.stem_channels)
+        self._make_stages(drop_path_rate)
+        self.stage_strides = make_stage_strides(4, self.strides)
+        self.feat_dim = self.stage_channels[-1]
+
+    # ----------------------------------------------------------------- #
+    # Building
+    # ----------------------------------------------------------------- #
+    def _resolve_arch(self, depth: Union[int, dict]) -> ResNetArch:
+        arch = as_named_arch(depth, self.ARCHS, 'depth',
+                             required_keys=['stage_blocks'])
+        if isinstance(arch, ResNetArch):
+            return arch
+        unknown = set(arch) - {'block', 'stage_blocks', 'stem_channels'}
+        if unknown:
+            raise ValueError(f'custom depth has unknown keys {sorted(unknown)}'
+                             " (valid: 'block', 'stage_blocks', "
+                             "'stem_channels')")
+        block = arch.get('block', self.DEFAULT_BLOCK)
+        if isinstance(block, str):
+            if block not in self.BLOCKS:
+                raise ValueError(f'custom depth: block must be one of '
+                                 f'{list(self.BLOCKS)}, but got {block!r}')
+            block = self.BLOCKS[block]
+        if not (isinstance(block, type) and issubclass(block, ResidualBlock)):
+            raise TypeError('custom depth: block must be a ResidualBlock '
+                            f'subclass or a name, but got {block!r}')
+        stage_blocks = tuple(arch['stage_blocks'])
+        _check_positive_ints('custom depth stage_blocks', stage_blocks, 4)
+        return ResNetArch(block, stage_blocks,
+                          arch.get('stem_channels', 64))
+
+    def _make_stem(self, in_channels: int, stem_channels: int) -> None:
+        if self.deep_stem:
+            # Three 3x3 convolutions cost about what one 7x7 does and see
+            # the same 7x7 window (Bag of Tricks, "ResNet-C").
+            half = stem_channels // 2
+            common = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+            self.stem = nn.Sequential(
+                conv_norm_act(in_channels, half, 3, stride=2, **common),
+                conv_norm_act(half, half, 3, **common),
+                conv_norm_act(half, stem_channels, 3, **common))
+        else:
+            self.conv1 = build_conv_layer(self.conv_cfg, in_channels,
+                                          stem_channels, kernel_size=7,
+                                          stride=2, padding=3, bias=False)
+            self.norm1_name, norm1 = build_norm_layer(
+                self.norm_cfg, stem_channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def _make_stages(self, drop_path_rate: float) -> None:
+        # Stochastic depth rises linearly over all blocks of the network.
+        total = sum(self.stage_blocks)
+        rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
+        channels = self.stem_channels
+        out_channels = self.base_channels * self.expansion
+        stage_channels = []
+        self.res_layers = []
+        for i, num_blocks in enumerate(self.stage_blocks):
+            layer = self.make_res_layer(
+                block=self.block, num_blocks=num_blocks,
+                in_channels=channels, out_channels=out_channels,
+                stride=self.strides[i], dilation=self.dilations[i],
+                style=self.style, avg_down=self.avg_down,
+                expansion=self.expansion, conv_cfg=self.conv_cfg,
+                norm_cfg=self.norm_cfg,
+                drop_path_rates=rates[:num_blocks])
+            rates = rates[num_blocks:]
+            self.add_module(f'layer{i + 1}', layer)
+            self.res_layers.append(f'layer{i + 1}')
+            stage_channels.append(out_channels)
+            channels, out_channels = out_channels, out_channels * 2
+        self.stage_channels = tuple(stage_channels)
+
+    def block_kwargs(self) -> dict:
+        """Family-specific arguments of every block (ResNeXt's groups,
+        SENet's ratio...). Plain ResNet has none."""
+        return {}
+
+    def make_res_layer(self, **kwargs) -> nn.Sequential:
+        """Build one stage (see :func:`make_res_layer`)."""
+        return make_res_layer(**kwargs, **self.block_kwargs())
+
+    # ----------------------------------------------------------------- #
+    # What the base class needs
+    # ----------------------------------------------------------------- #
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    def stem_modules(self) -> List[nn.Module]:
+        if self.deep_stem:
+            return [self.stem, self.maxpool]
+        return [self.conv1, self.norm1, self.relu, self.maxpool]
+
+    def stage_modules(self) -> List[nn.Module]:
+        return [getattr(self, name) for name in self.res_layers]
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        pretrained = (isinstance(self.init_cfg, dict)
+                      and self.init_cfg.get('type') == 'Pretrained')
+        if self.zero_init_residual and not pretrained:
+            # Every block starts as the identity (Goyal et al. 2017, 5.1):
+            # the last norm of each residual branch scales it by zero.
+            for m in self.modules():
+                if (isinstance(m, ResidualBlock)
+                        and getattr(m.last_norm, 'weight', None) is not None):
+                    nn.init.zeros_(m.last_norm.weight)
+                    nn.init.zeros_(m.last_norm.bias)
+
+
+@MODELS.register_module()
+class ResNetV1c(ResNet):
+    """ResNet-C (Bag of Tricks, He et al. 2019, Fig. 2b): the 7x7 stem
+    convolution replaced by three 3x3 ones (``deep_stem``).
+
+    Example:
+        >>> model = ResNetV1c(depth=50)
+        >>> model(torch.rand(1, 3, 64, 64))[0].shape
+        torch.Size([1, 2048, 2, 2])
+    """
+
+    def __init__(self, depth: Union[int, dict], **kwargs):
+        super().__init__(depth, deep_stem=True, avg_down=False, **kwargs)
+
+
+@MODELS.register_module()
+class ResNetV1d(ResNet):
+    """ResNet-D (Bag of Tricks, Fig. 2c): the deep stem of ResNet-C and
+    average pooling before the strided shortcut projections (``avg_down``).
+
+    Example:
+        >>> model = ResNetV1d(depth=50, out_indices=(0, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 256, 16, 16), (1, 2048, 2, 2)]
+    """
+
+    def __init__(self, depth: Union[int, dict], **kwargs):
+        super().__init__(depth, deep_stem=True, avg_down=True, **kwargs)

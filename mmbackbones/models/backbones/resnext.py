@@ -1,0 +1,65 @@
+"""ResNeXt (Xie et al., "Aggregated Residual Transformations for Deep
+Neural Networks", CVPR 2017): ResNet whose bottleneck 3x3 convolution is
+grouped (cardinality ``groups``, ``width_per_group`` channels each in the
+first stage). The block is :class:`~.resnet.Bottleneck` with ``groups``;
+this file only adds the table and the registered class.
+"""
+from typing import Dict
+
+from mmbackbones.registry import MODELS
+from .resnet import RESNET_ARCHS, ResNet, ResNetArch
+
+__all__ = ['ResNeXt', 'RESNEXT_ARCHS', 'check_group_width']
+
+#: Xie et al. Table 1 (ResNeXt-50) and Sec. 5.1 (101); mmpretrain adds
+#: 152. The width ("32x4d", "64x4d", "32x8d") is ``groups`` x
+#: ``width_per_group``, independent of the depth.
+RESNEXT_ARCHS: Dict[int, ResNetArch] = {
+    depth: RESNET_ARCHS[depth]
+    for depth in (50, 101, 152)
+}
+
+
+def check_group_width(groups: int, width_per_group: int) -> None:
+    """ValueError unless both are positive ints."""
+    for name, value in (('groups', groups),
+                        ('width_per_group', width_per_group)):
+        if isinstance(value, bool) or not isinstance(value,
+                                                     int) or value < 1:
+            raise ValueError(
+                f'{name} must be a positive int, but got {value!r}')
+
+
+@MODELS.register_module()
+class ResNeXt(ResNet):
+    """ResNeXt backbone.
+
+    Args:
+        depth (int | dict): 50, 101 or 152 (or a custom dict, see
+            :class:`~.resnet.ResNet`).
+        groups (int): Cardinality: groups of the 3x3 convolutions.
+        width_per_group (int): Channels per group in the first stage
+            (doubling with every stage).
+        **kwargs: :class:`~.resnet.ResNet` arguments (``strides``,
+            ``dilations``, ``deep_stem``, ``avg_down``, ``out_indices``...).
+
+    Example:
+        >>> model = ResNeXt(depth=50, groups=32, width_per_group=4,
+        ...                 out_indices=(0, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 256, 16, 16), (1, 2048, 2, 2)]
+    """
+
+    ARCHS = RESNEXT_ARCHS
+
+    def __init__(self, depth, groups: int = 32, width_per_group: int = 4,
+                 **kwargs):
+        check_group_width(groups, width_per_group)
+        # Read by block_kwargs() while ResNet.__init__ builds the stages.
+        self.groups = groups
+        self.width_per_group = width_per_group
+        super().__init__(depth, **kwargs)
+
+    def block_kwargs(self) -> dict:
+        return dict(groups=self.groups, width_per_group=self.width_per_group,
+                    base_channels=self.base_channels)

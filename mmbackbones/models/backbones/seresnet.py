@@ -1,0 +1,125 @@
+"""SE-ResNet and SE-ResNeXt (Hu et al., "Squeeze-and-Excitation Networks",
+CVPR 2018): a squeeze-and-excitation gate on the residual branch of every
+bottleneck, before the addition (paper Fig. 3). The block is
+:class:`~.resnet.Bottleneck` plus the shared :class:`SELayer`.
+"""
+from typing import Dict
+
+import torch
+import torch.nn as nn
+
+from mmbackbones.registry import MODELS
+from ..layers import SELayer, make_divisible
+from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
+from .resnext import check_group_width
+
+__all__ = ['SEResNet', 'SEResNeXt', 'SEBottleneck', 'SERESNET_ARCHS']
+
+
+class _ConvSlot(nn.Module):
+    """Holds a convolution under the key ``conv`` (mmpretrain's SE layer
+    wraps its 1x1 convolutions in ConvModules: ``conv1.conv.weight``)."""
+
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class SEBottleneck(Bottleneck):
+    """Bottleneck whose residual is gated by squeeze-and-excitation.
+
+    The squeeze has ``make_divisible(out_channels // se_ratio, 8)``
+    channels, as in mmpretrain (and timm, for the standard widths).
+
+    Keys: those of :class:`~.resnet.Bottleneck` and ``se_layer.conv1.conv``
+    / ``se_layer.conv2.conv``.
+
+    Example:
+        >>> block = SEBottleneck(256, 256, se_ratio=16)
+        >>> block(torch.rand(1, 256, 8, 8)).shape
+        torch.Size([1, 256, 8, 8])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int,
+                 se_ratio: int = 16, **kwargs):
+        super().__init__(in_channels, out_channels, **kwargs)
+        if isinstance(se_ratio, bool) or not isinstance(
+                se_ratio, int) or se_ratio < 1:
+            raise ValueError(
+                f'se_ratio must be a positive int, but got {se_ratio!r}')
+        self.se_layer = SELayer(
+            out_channels,
+            squeeze_channels=make_divisible(out_channels // se_ratio, 8))
+        self.se_layer.conv1 = _ConvSlot(self.se_layer.conv1)
+        self.se_layer.conv2 = _ConvSlot(self.se_layer.conv2)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.se_layer(super().residual(x))
+
+
+#: Hu et al. Table 1 / Table 2 (SE-ResNet-50, -101, -152).
+SERESNET_ARCHS: Dict[int, ResNetArch] = {
+    depth: ResNetArch(SEBottleneck, RESNET_ARCHS[depth].stage_blocks)
+    for depth in (50, 101, 152)
+}
+
+
+@MODELS.register_module()
+class SEResNet(ResNet):
+    """SE-ResNet backbone.
+
+    Args:
+        depth (int | dict): 50, 101 or 152.
+        se_ratio (int): Squeeze ratio of the SE layers (paper: 16).
+        **kwargs: :class:`~.resnet.ResNet` arguments.
+
+    Example:
+        >>> model = SEResNet(depth=50, out_indices=(0, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 256, 16, 16), (1, 2048, 2, 2)]
+    """
+
+    ARCHS = SERESNET_ARCHS
+    BLOCKS = {'SEBottleneck': SEBottleneck}
+    DEFAULT_BLOCK = SEBottleneck
+
+    def __init__(self, depth, se_ratio: int = 16, **kwargs):
+        # Read by block_kwargs() while ResNet.__init__ builds the stages.
+        self.se_ratio = se_ratio
+        super().__init__(depth, **kwargs)
+
+    def block_kwargs(self) -> dict:
+        return dict(se_ratio=self.se_ratio)
+
+
+@MODELS.register_module()
+class SEResNeXt(SEResNet):
+    """SE-ResNeXt backbone: SE blocks with grouped 3x3 convolutions.
+
+    Args:
+        depth (int | dict): 50, 101 or 152.
+        groups (int): Cardinality of the 3x3 convolutions.
+        width_per_group (int): Channels per group in the first stage.
+        se_ratio (int): Squeeze ratio of the SE layers.
+        **kwargs: :class:`~.resnet.ResNet` arguments.
+
+    Example:
+        >>> model = SEResNeXt(depth=50, groups=32, width_per_group=4)
+        >>> model(torch.rand(1, 3, 64, 64))[0].shape
+        torch.Size([1, 2048, 2, 2])
+    """
+
+    def __init__(self, depth, groups: int = 32, width_per_group: int = 4,
+                 **kwargs):
+        check_group_width(groups, width_per_group)
+        self.groups = groups
+        self.width_per_group = width_per_group
+        super().__init__(depth, **kwargs)
+
+    def block_kwargs(self) -> dict:
+        return dict(super().block_kwargs(), groups=self.groups,
+                    width_per_group=self.width_per_group,
+                    base_channels=self.base_channels)
