@@ -1,0 +1,11 @@
+# RepVGG-B1 (Table 3) with the A0 ImageNet recipe (120 epochs).
+from mmengine.config import read_base
+
+from mmbackbones.models import RepVGG
+
+with read_base():
+    from ..repvgg import *  # noqa: F401,F403
+
+model.update(
+    backbone=dict(type=RepVGG, arch='B1'),
+    head=dict(model['head'], in_channels=2048))

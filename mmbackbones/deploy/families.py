@@ -1,0 +1,84 @@
+"""Each registered backbone's default variant, for family-wide checks.
+
+The default variant of a backbone class is the ``model.backbone`` of its
+family recipe (``configs/<family>.py``), else of the first variant config
+(``configs/<family>/*.py``) that uses the class, else its own defaults when
+every constructor argument has one. The fusion and ONNX tests and
+``tools/analysis/deploy_speed.py`` iterate over these, so a family that
+lands later is covered without touching them.
+"""
+import copy
+import glob
+import inspect
+import os
+import re
+from typing import Dict, Iterator, Optional, Tuple
+
+from mmengine.config import Config
+
+from mmbackbones.models.base import BaseBackbone
+
+CONFIG_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
+
+
+def registered_backbones() -> Dict[str, type]:
+    """Our backbone classes, by registry name."""
+    from mmbackbones.registry import MODELS
+    return {name: cls for name, cls in sorted(MODELS.module_dict.items())
+            if inspect.isclass(cls) and issubclass(cls, BaseBackbone)}
+
+
+def _type_name(obj_type) -> str:
+    if isinstance(obj_type, str):
+        return obj_type.split('.')[-1]
+    return getattr(obj_type, '__name__', '')
+
+
+def _natural_key(path: str) -> list:
+    """Sort 'resnet50' before 'resnet101': the smallest variant first."""
+    return [int(part) if part.isdigit() else part
+            for part in re.split(r'(\d+)', path)]
+
+
+def _config_backbones(pattern: str) -> Iterator[Tuple[str, str, dict]]:
+    """(class name, config path, backbone cfg) of each config matching."""
+    for path in sorted(glob.glob(os.path.join(CONFIG_DIR, pattern)),
+                       key=_natural_key):
+        if os.path.basename(path).startswith('_'):
+            continue
+        try:
+            backbone = Config.fromfile(path).model.backbone
+        except Exception:  # not a classifier config, or broken (the config
+            continue  # tests report broken ones)
+        yield _type_name(backbone['type']), path, copy.deepcopy(
+            backbone.to_dict())
+
+
+def _builds_without_arguments(cls: type) -> bool:
+    # The signature of __init__: the backbone metaclass's __call__ hides it.
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL,
+                                                      p.VAR_KEYWORD)
+               for p in parameters)
+
+
+def default_variants() -> Dict[str, Optional[Tuple[str, dict]]]:
+    """``{class name: (where, backbone cfg)}`` for every registered
+    backbone; ``None`` when no default variant is known.
+
+    ``where`` is the config path, or ``'defaults'``.
+    """
+    found: Dict[str, Tuple[str, dict]] = {}
+    for pattern in ('*.py', os.path.join('*', '*.py')):
+        for name, path, cfg in _config_backbones(pattern):
+            found.setdefault(name, (path, cfg))
+    variants: Dict[str, Optional[Tuple[str, dict]]] = {}
+    for name, cls in registered_backbones().items():
+        if name in found:
+            variants[name] = found[name]
+        elif _builds_without_arguments(cls):
+            variants[name] = ('defaults', dict(type=name))
+        else:
+            variants[name] = None
+    return variants

@@ -1,0 +1,226 @@
+"""Conv -> BatchNorm fusion, with the pairs found from the real data flow.
+
+Module structure alone cannot say which BatchNorm follows which convolution
+(a pre-activation block names ``bn1`` and ``conv1`` but runs ``bn1`` first;
+a convolution's output may also feed a shortcut). So
+:func:`find_conv_bn_pairs` runs the model once and records, for every
+convolution output, every operation that reads it. A pair is fused only when
+each output of the convolution is read by one BatchNorm and nothing else
+(no residual add, no concat, not returned), and that BatchNorm reads nothing
+but that convolution's outputs. Then ``bn(conv(x))`` is ``conv'(x)`` with
+the folded kernel and bias of :func:`~mmbackbones.models.layers.fold_bn`,
+and the BatchNorm becomes an ``nn.Identity`` (its keys leave the state
+dict, the convolution gains a ``bias``).
+"""
+from collections import defaultdict
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Set,
+                    Tuple)
+
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+from torch.overrides import TorchFunctionMode
+
+from mmbackbones.models.layers import fold_bn
+from .utils import flatten_tensors, run_model
+
+ConvBNPair = Tuple[str, str]
+
+
+def _plain_forwards(*classes) -> Set[Callable]:
+    return {cls.forward for cls in classes}
+
+
+# Convolutions whose output is ``conv(x, weight) + bias`` (so a per-channel
+# affine map after them folds into weight and bias). A weight-standardised
+# conv, say, re-normalises its weight in forward and is left alone.
+_CONV_FORWARDS = _plain_forwards(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+try:  # mmcv's wrappers only add empty-tensor handling
+    from mmcv.cnn.bricks.wrappers import Conv2d as _MMCVConv2d
+    from mmcv.cnn.bricks.wrappers import Conv3d as _MMCVConv3d
+    _CONV_FORWARDS |= _plain_forwards(_MMCVConv2d, _MMCVConv3d)
+except ImportError:  # pragma: no cover
+    pass
+# BatchNorms that are only BatchNorm (timm's BatchNormAct2d also applies an
+# activation: folding it away would drop the activation).
+_BN_FORWARDS = _plain_forwards(_BatchNorm, nn.SyncBatchNorm)
+
+
+def is_foldable_conv(module: nn.Module) -> bool:
+    return (isinstance(module, _ConvNd) and not module.transposed
+            and type(module).forward in _CONV_FORWARDS)
+
+
+def is_foldable_bn(module: nn.Module) -> bool:
+    return (isinstance(module, _BatchNorm)
+            and type(module).forward in _BN_FORWARDS
+            and not any(True for _ in module.children())
+            and module.track_running_stats
+            and module.running_mean is not None)
+
+
+class _DataFlow(TorchFunctionMode):
+    """Records who reads each convolution output during one forward.
+
+    Module boundaries come from global forward hooks (a stack of running
+    modules); reads come from the torch-function mode, which sees every
+    torch operation, functional ones (``x + y``, ``torch.cat``) included.
+    A read is attributed to the innermost running module; ``None`` stands
+    for "outside any module" and for "returned by the model".
+    """
+
+    def __init__(self, convs: Set[nn.Module], bns: Set[nn.Module]):
+        super().__init__()
+        self.convs, self.bns = convs, bns
+        self.stack: List[nn.Module] = []
+        self.producer: Dict[int, nn.Module] = {}  # id(output) -> conv
+        self.kept: List[torch.Tensor] = []  # keeps those ids unique
+        self.readers: Dict[nn.Module, Set[Optional[nn.Module]]] = \
+            defaultdict(set)
+        self.bn_sources: Dict[nn.Module, Set[Optional[nn.Module]]] = \
+            defaultdict(set)
+
+    def pre_hook(self, module: nn.Module, args: Any) -> None:
+        self.stack.append(module)
+
+    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        self.stack.pop()
+        if module in self.convs and isinstance(output, torch.Tensor):
+            self.producer[id(output)] = module
+            self.kept.append(output)
+        elif module in self.bns:
+            source = (self.producer.get(id(args[0])) if args
+                      and isinstance(args[0], torch.Tensor) else None)
+            self.bn_sources[module].add(source)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        # Metadata queries (x.shape, x.dim()) read no values.
+        if flatten_tensors(result):
+            reader = self.stack[-1] if self.stack else None
+            for tensor in flatten_tensors((list(args), kwargs)):
+                conv = self.producer.get(id(tensor))
+                if conv is not None:
+                    self.readers[conv].add(reader)
+        return result
+
+    def mark_returned(self, outputs: Any) -> None:
+        for tensor in flatten_tensors(outputs):
+            conv = self.producer.get(id(tensor))
+            if conv is not None:
+                self.readers[conv].add(None)
+
+
+def _shared_parameters(model: nn.Module) -> Set[int]:
+    """ids of parameters owned by more than one module (tied weights)."""
+    owners: Dict[int, int] = defaultdict(int)
+    for module in model.modules():
+        for param in module.parameters(recurse=False):
+            owners[id(param)] += 1
+    return {pid for pid, count in owners.items() if count > 1}
+
+
+@torch.no_grad()
+def find_conv_bn_pairs(
+        model: nn.Module,
+        inputs: torch.Tensor,
+        forward: Callable[[nn.Module, torch.Tensor], Any] = run_model
+) -> List[ConvBNPair]:
+    """The (conv name, BN name) pairs of ``model`` that can be fused.
+
+    Args:
+        model: Any model; it is run once in eval mode (and left in eval
+            mode).
+        inputs: An input that ``forward(model, inputs)`` accepts; small is
+            fine (the pairs do not depend on the input size).
+        forward: How to run the model; default :func:`run_model`.
+    """
+    model.eval()
+    names = {}
+    for name, module in model.named_modules():
+        names.setdefault(module, name)
+    convs = {m for m in names if is_foldable_conv(m)}
+    bns = {m for m in names if is_foldable_bn(m)}
+    flow = _DataFlow(convs, bns)
+    hooks = [
+        nn.modules.module.register_module_forward_pre_hook(flow.pre_hook),
+        nn.modules.module.register_module_forward_hook(flow.post_hook),
+    ]
+    try:
+        with flow:
+            outputs = forward(model, inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    flow.mark_returned(outputs)
+
+    shared = _shared_parameters(model)
+    pairs = []
+    for conv, readers in flow.readers.items():
+        bn = next(iter(readers)) if len(readers) == 1 else None
+        if (bn in bns and flow.bn_sources[bn] == {conv}
+                and conv.out_channels == bn.num_features
+                and not any(id(p) in shared for p in conv.parameters())):
+            pairs.append((names[conv], names[bn]))
+    return _in_model_order(pairs, names)
+
+
+def _in_model_order(pairs: List[ConvBNPair],
+                    names: Dict[nn.Module, str]) -> List[ConvBNPair]:
+    order = {name: i for i, name in enumerate(names.values())}
+    return sorted(pairs, key=lambda pair: order[pair[0]])
+
+
+def _submodule(model: nn.Module, name: str, check: Callable[[nn.Module],
+                                                            bool],
+               what: str) -> nn.Module:
+    try:
+        module = model.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f'conv-BN pair names {name!r}, which is not a '
+                         f'module of this {type(model).__name__}') from None
+    if not check(module):
+        raise ValueError(f'conv-BN pair names {name!r}, a '
+                         f'{type(module).__name__}, which is not {what}')
+    return module
+
+
+def _replace_everywhere(model: nn.Module, old: nn.Module,
+                        new: nn.Module) -> None:
+    """Replace every reference to ``old`` among the submodules."""
+    for parent in list(model.modules()):
+        for key, child in list(parent._modules.items()):
+            if child is old:
+                setattr(parent, key, new)
+
+
+def fuse_conv_bn(model: nn.Module, pairs: Sequence[ConvBNPair]) -> None:
+    """Fold each BN of ``pairs`` into its convolution, in place.
+
+    The convolution gets the folded weight and a bias; the BatchNorm is
+    replaced by ``nn.Identity``. Also used to give a freshly built model the
+    fused structure before a fused state dict is loaded into it.
+
+    Raises:
+        ValueError: a name that is not a foldable conv / BN of ``model``,
+            or channel counts that do not match.
+    """
+    for conv_name, bn_name in pairs:
+        conv = _submodule(model, conv_name, is_foldable_conv,
+                          'a plain convolution')
+        bn = _submodule(model, bn_name, is_foldable_bn,
+                        'a BatchNorm with running statistics')
+        if conv.out_channels != bn.num_features:
+            raise ValueError(
+                f'{conv_name} has {conv.out_channels} output channels but '
+                f'{bn_name} normalises {bn.num_features}')
+        with torch.no_grad():
+            kernel, bias = fold_bn(conv.weight, conv.bias, bn)
+        trainable = conv.weight.requires_grad
+        conv.weight = nn.Parameter(kernel.to(conv.weight),
+                                   requires_grad=trainable)
+        conv.bias = nn.Parameter(bias.to(conv.weight),
+                                 requires_grad=trainable)
+        _replace_everywhere(model, bn, nn.Identity())

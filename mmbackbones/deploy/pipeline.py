@@ -1,0 +1,238 @@
+"""Deploy a trained checkpoint: load, convert, verify, then write.
+
+:func:`deploy_checkpoint` is what ``tools/deploy.py`` runs. Every check
+comes before the first write, so a refusal leaves no file behind; each file
+is written atomically, and no output may be one of the inputs.
+"""
+import copy
+import io
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmbackbones.converters.base import describe_mismatch, unwrap_state_dict
+from mmbackbones.engine import (CheckpointError, atomic_write,
+                                load_checkpoint_file, save_checkpoint_file)
+from .config import config_text, deploy_config
+from .convert import DeployInfo, convert_to_deploy
+from .onnx import check_onnx, export_onnx
+from .utils import relative_error, run_model
+
+
+class DeployError(ValueError):
+    """Deployment refused; the message says why. Nothing was written."""
+
+
+@dataclass
+class DeployResult:
+    """What :func:`deploy_checkpoint` did."""
+    original: nn.Module  # the training form, with the checkpoint's weights
+    deployed: nn.Module  # the deploy form
+    info: DeployInfo
+    inputs: torch.Tensor  # the random verification input
+    error: float  # max relative error, deploy vs original
+    onnx_error: Optional[float] = None  # ONNX Runtime vs PyTorch
+    written: List[str] = field(default_factory=list)
+
+
+def deploy_paths(out: str) -> Tuple[str, str]:
+    """``OUT.pth`` -> (``OUT.pth``, ``OUT.py``)."""
+    root, ext = os.path.splitext(out)
+    if ext != '.pth' or not os.path.basename(root):
+        raise DeployError(f'--out must name a .pth file, but got {out!r}')
+    return out, root + '.py'
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def check_output_paths(inputs: Sequence[Tuple[str, str]],
+                       outputs: Sequence[str]) -> None:
+    """Refuse outputs that are an input file, or each other."""
+    for i, out in enumerate(outputs):
+        for label, path in inputs:
+            if _same_file(out, path):
+                raise DeployError(f'refusing to overwrite the {label} {path} '
+                                  f'with an output; choose another --out / '
+                                  '--onnx')
+        for other in outputs[:i]:
+            if _same_file(out, other):
+                raise DeployError(f'two outputs are the same file: {out}')
+
+
+def load_config(path: str) -> Config:
+    """Read a config and make its ``default_scope`` current."""
+    if not os.path.isfile(path):
+        raise DeployError(f'config not found: {path}')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as err:  # syntax errors, bad imports, bad bases
+        raise DeployError(f'cannot read the config {path}: '
+                          f'{type(err).__name__}: {err}') from None
+    if not isinstance(cfg.get('model'), dict):
+        raise DeployError(f'{path} has no model dict')
+    init_default_scope(cfg.get('default_scope', 'mmbackbones'))
+    return cfg
+
+
+def build_model(model_cfg: dict, source: str) -> nn.Module:
+    from mmbackbones.registry import MODELS
+    try:
+        model = MODELS.build(copy.deepcopy(model_cfg))
+    except Exception as err:  # unknown types, bad arguments
+        raise DeployError(f'cannot build the model of {source}: '
+                          f'{type(err).__name__}: {err}') from None
+    model.eval()
+    return model
+
+
+def load_weights(model: nn.Module, checkpoint: str, config: str) -> None:
+    """Load a checkpoint with strict keys, or refuse with the mismatch."""
+    try:
+        state = unwrap_state_dict(load_checkpoint_file(checkpoint))
+    except CheckpointError as err:
+        raise DeployError(str(err)) from None
+    problem = describe_mismatch(state, model.state_dict())
+    if problem:
+        hint = ''
+        if any('branch_reparam' in key for key in state):
+            hint = (' (it looks like a deploy checkpoint already: build it '
+                    'with the deploy config written beside it)')
+        raise DeployError(f'{checkpoint} is not a checkpoint of the model in '
+                          f'{config}: {problem}{hint}')
+    model.load_state_dict(state, strict=True)
+
+
+def example_inputs(model: nn.Module, batch: int, shape: Sequence[int],
+                   seed: int = 0) -> torch.Tensor:
+    """A random image batch, with the backbone's ``in_channels`` (3 when
+    the model does not say)."""
+    channels = getattr(getattr(model, 'backbone', model), 'in_channels', 3)
+    if not isinstance(channels, int):
+        channels = 3
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, channels, *shape, generator=generator)
+
+
+@torch.no_grad()
+def _compare(model: nn.Module, reference: nn.Module,
+             inputs: torch.Tensor) -> float:
+    try:
+        return relative_error(run_model(model, inputs),
+                              run_model(reference, inputs))
+    except ValueError as err:  # outputs of another structure
+        raise DeployError(f'the deploy model gives other outputs: {err}')
+
+
+def _weights_only_copy(state: dict) -> dict:
+    """``state`` after a save / ``torch.load(weights_only=True)`` round
+    trip: what a user of the written checkpoint will get."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _rebuild_from_config(text: str, state: dict, deployed: nn.Module,
+                         inputs: torch.Tensor, rtol: float) -> None:
+    """Check that the written config and weights give the deploy model."""
+    cfg = Config.fromstring(text, '.py')
+    rebuilt = build_model(cfg.model, 'the deploy config')
+    try:
+        rebuilt.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise DeployError('the deploy config does not build the deploy '
+                          f'structure: {str(err).splitlines()[0]}') from None
+    error = _compare(rebuilt, deployed, inputs)
+    if error > rtol:
+        raise DeployError(f'the model built from the deploy config differs '
+                          f'from the deploy model (relative error '
+                          f'{error:.2e})')
+
+
+def deploy_checkpoint(config: str,
+                      checkpoint: str,
+                      out: str,
+                      onnx: Optional[str] = None,
+                      fuse: bool = True,
+                      shape: Sequence[int] = (224, 224),
+                      batch: int = 2,
+                      rtol: float = 1e-5,
+                      onnx_rtol: float = 1e-4,
+                      seed: int = 0) -> DeployResult:
+    """Write the deploy form of a checkpoint: ``OUT.pth`` (weights),
+    ``OUT.py`` (config) and optionally an ONNX file.
+
+    Before writing anything it checks, on a random ``batch`` of ``shape``
+    images in eval mode, that the deploy model equals the original to
+    ``rtol`` relative error, that ``OUT.py`` rebuilds it and ``OUT.pth``
+    loads into it with strict keys after a ``weights_only`` round trip, and
+    (with ``onnx``) that ONNX Runtime equals PyTorch to ``onnx_rtol`` at
+    another batch size than the export's.
+
+    Raises:
+        DeployError: any refusal (bad paths, a checkpoint of another
+            architecture, an unsafe or corrupt file, a deploy model that
+            differs); nothing has been written then.
+    """
+    out_pth, out_py = deploy_paths(out)
+    outputs = [out_pth, out_py] + ([onnx] if onnx else [])
+    check_output_paths([('config', config), ('checkpoint', checkpoint)],
+                       outputs)
+    cfg = load_config(config)
+    model = build_model(cfg.model, config)
+    load_weights(model, checkpoint, config)
+
+    inputs = example_inputs(model, batch, shape, seed)
+    deployed = copy.deepcopy(model)
+    try:
+        info = convert_to_deploy(deployed, inputs[:1], fuse=fuse)
+    except (TypeError, ValueError) as err:  # e.g. RepVGG with GroupNorm
+        raise DeployError(f'cannot convert the model: {err}') from None
+    error = _compare(deployed, model, inputs)
+    if error > rtol:
+        raise DeployError(
+            f'the deploy model differs from the original: max relative '
+            f'error {error:.2e} > {rtol:.0e} on random input; nothing was '
+            'written')
+    result = DeployResult(model, deployed, info, inputs, error)
+
+    try:
+        text = config_text(
+            deploy_config(cfg, info),
+            header=f'Deploy config written by tools/deploy.py from {config}\n'
+            f'for the weights {os.path.basename(out_pth)} (converted from '
+            f'{checkpoint}).\nBuild the model with MODELS.build(cfg.model) '
+            'and load the weights with strict keys.')
+    except ValueError as err:
+        raise DeployError(str(err)) from None
+    state = _weights_only_copy(deployed.state_dict())
+    _rebuild_from_config(text, state, deployed, inputs, rtol)
+
+    onnx_bytes = None
+    if onnx:
+        onnx_bytes = export_onnx(deployed, inputs[:1])
+        try:
+            result.onnx_error = check_onnx(onnx_bytes, deployed, inputs,
+                                           onnx_rtol)
+        except ValueError as err:
+            raise DeployError(f'{err}; nothing was written') from None
+
+    meta = dict(deploy=dict(
+        config=os.path.abspath(config), checkpoint=os.path.abspath(checkpoint),
+        reparameterized=len(info.reparameterized),
+        fused_conv_bn=len(info.fused), max_relative_error=error))
+    save_checkpoint_file(dict(state_dict=state, meta=meta), out_pth)
+    atomic_write(out_py, lambda f: f.write(text.encode('utf-8')))
+    if onnx_bytes is not None:
+        atomic_write(onnx, lambda f: f.write(onnx_bytes))
+    result.written = outputs
+    return result

@@ -1,0 +1,290 @@
+"""tools/deploy.py: end to end on a checkpoint of a real (short) training
+run, a detector-shaped config, and every refusal."""
+import hashlib
+import importlib.util
+import os
+import os.path as osp
+import re
+import textwrap
+
+import pytest
+import torch
+from backbone_checks import randomize_bn
+from conftest import REPO_ROOT, run_tool
+from deploy_helpers import TinyDetector, one_thread  # noqa: F401
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmbackbones.cli import train as train_cli
+from mmbackbones.deploy import convert_to_deploy, relative_error, run_model
+from mmbackbones.deploy.onnx import onnx_outputs
+from mmbackbones.engine import load_checkpoint_file
+from mmbackbones.registry import MODELS
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'deploy.py')
+HELPERS = osp.dirname(osp.abspath(__file__))
+TINY_ARCH = dict(num_blocks=(1, 2, 1, 1), width_factor=(1, 1, 1, 1))
+
+# A downstream config: our RepVGG recipe, a tiny arch.
+TRAIN_CONFIG = f"""
+from mmengine.config import read_base
+
+from mmbackbones.models import RepVGG
+
+with read_base():
+    from mmbackbones.configs.repvgg import *  # noqa: F401,F403
+
+model.update(
+    backbone=dict(type=RepVGG, arch={TINY_ARCH!r}, base_channels=8),
+    head=dict(model['head'], in_channels=64))
+"""
+
+# Another project's config style: string types, our backbone inside.
+DETECTOR_CONFIG = f"""
+default_scope = 'mmbackbones'
+custom_imports = dict(imports=['deploy_helpers'], allow_failed_imports=False)
+model = dict(
+    type='TinyDetector',
+    backbone=dict(type='RepVGG', arch={TINY_ARCH!r}, base_channels=8,
+                  out_indices=(1, 2, 3)),
+    in_channels=[16, 32, 64])
+"""
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('deploy_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def deploy(*args):
+    """Run the tool in this process (quick, no timing); its exit status."""
+    return load_tool().main([*map(str, args), '--shape', '32',
+                             '--speed-steps', '0'])
+
+
+def digest(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def build_and_load(config, checkpoint):
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    state = load_checkpoint_file(checkpoint)['state_dict']
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, tiny_imagenet):
+    """A tiny RepVGG classifier (a downstream config inheriting our RepVGG
+    recipe) trained for one epoch by tools/train.py's code (mmengine
+    Runner): its saved config and real checkpoint."""
+    root = tmp_path_factory.mktemp('deploy_train')
+    config = write(root / 'tiny_repvgg.py', TRAIN_CONFIG)
+    work_dir = root / 'work'
+    train_cli.main([
+        config, '--work-dir', str(work_dir), '--no-validate', '--cfg-options',
+        f'train_dataloader.dataset.data_root={tiny_imagenet}',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
+        'default_hooks.checkpoint.save_best=None'
+    ])
+    checkpoint = work_dir / 'epoch_1.pth'
+    assert checkpoint.is_file(), os.listdir(work_dir)
+    # The config as the Runner saved it beside the checkpoint (what users
+    # deploy with; it needs no config inheritance from the installed
+    # package, which an editable install cannot resolve outside the repo).
+    saved_config = work_dir / 'tiny_repvgg.py'
+    assert saved_config.is_file()
+    return str(saved_config), str(checkpoint)
+
+
+@pytest.fixture
+def detector(tmp_path):
+    """The detector-shaped config and a checkpoint with random weights."""
+    config = write(tmp_path / 'detector.py', DETECTOR_CONFIG)
+    init_default_scope('mmbackbones')
+    model = randomize_bn(TinyDetector(
+        backbone=dict(type='RepVGG', arch=TINY_ARCH, base_channels=8,
+                      out_indices=(1, 2, 3)), in_channels=[16, 32, 64]))
+    checkpoint = str(tmp_path / 'detector.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    return config, checkpoint
+
+
+# --------------------------------------------------------------------- #
+# It works
+# --------------------------------------------------------------------- #
+def test_end_to_end_on_a_trained_checkpoint(trained, tmp_path):
+    config, checkpoint = trained
+    out, onnx = tmp_path / 'deployed.pth', tmp_path / 'deployed.onnx'
+    proc = run_tool([TOOL, config, checkpoint, '--out', str(out), '--onnx',
+                     str(onnx), '--shape', '32', '--speed-steps', '2'],
+                    env=dict(PYTHONPATH=HELPERS))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    error = float(re.search(r'deploy vs original: max relative error (\S+)',
+                            proc.stdout).group(1))
+    assert error <= 1e-5
+    assert re.search(r'ONNX Runtime vs PyTorch: max relative error \S+',
+                     proc.stdout)
+    assert re.search(r'inference speed-up \d+\.\d+x', proc.stdout)
+    assert (tmp_path / 'deployed.py').is_file() and onnx.is_file()
+
+    # OUT.py + OUT.pth (weights_only, strict keys) give the deploy model.
+    deploy_cfg = Config.fromfile(str(tmp_path / 'deployed.py'))
+    assert deploy_cfg.model.backbone.deploy is True
+    init_default_scope(deploy_cfg.default_scope)
+    deployed = MODELS.build(deploy_cfg.model).eval()
+    state = torch.load(str(out), weights_only=True)['state_dict']
+    deployed.load_state_dict(state, strict=True)
+    assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
+
+    original = build_and_load(config, checkpoint)
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = run_model(original, x)
+        assert relative_error(run_model(deployed, x), expected) <= 1e-5
+    # The ONNX file runs another batch size than the export's.
+    assert relative_error(onnx_outputs(onnx.read_bytes(), x),
+                          expected) <= 1e-4
+    # The inputs are untouched.
+    assert load_checkpoint_file(checkpoint)['state_dict'].keys() == \
+        original.state_dict().keys()
+
+
+def test_detector_config_with_the_backbone_inside(detector, tmp_path,
+                                                  capsys):
+    config, checkpoint = detector
+    out = tmp_path / 'det_deploy.pth'
+    assert deploy(config, checkpoint, '--out', out) == 0
+    printed = capsys.readouterr().out
+    assert 'fused 4 Conv -> BN pair(s)' in printed  # 3 neck + shared head
+    deploy_cfg = Config.fromfile(str(tmp_path / 'det_deploy.py'))
+    assert deploy_cfg.model.model_type == 'TinyDetector'
+    assert deploy_cfg.model.backbone.deploy is True
+    assert 'neck.0.conv' in deploy_cfg.model.fused_conv_bn
+    deployed = build_and_load(str(tmp_path / 'det_deploy.py'), str(out))
+    assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
+
+    # A deploy config is not a training config.
+    assert deploy(tmp_path / 'det_deploy.py', out, '--out',
+                  tmp_path / 'again.pth') == 1
+    assert 'already a deploy config' in capsys.readouterr().err
+
+
+def test_no_fuse_only_switches_blocks(detector, tmp_path):
+    config, checkpoint = detector
+    out = tmp_path / 'switched.pth'
+    assert deploy(config, checkpoint, '--out', out, '--no-fuse') == 0
+    deployed = build_and_load(str(tmp_path / 'switched.py'), str(out))
+    assert deployed.backbone.deploy
+    assert sum(isinstance(m, _BatchNorm) for m in deployed.modules()) == 4
+
+
+def test_a0_deploy_config_loads_deployed_recipe_weights():
+    """configs/repvgg/repvgg-A0_deploy.py builds what tools/deploy.py
+    makes of configs/repvgg.py: the deploy weights load strictly."""
+    init_default_scope('mmbackbones')
+    recipe = MODELS.build(Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'repvgg.py')).model)
+    info = convert_to_deploy(recipe, torch.randn(1, 3, 32, 32))
+    assert info.fused == []  # nothing but re-parameterisable blocks
+    deploy_model = MODELS.build(Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'repvgg', 'repvgg-A0_deploy.py')).model)
+    deploy_model.load_state_dict(recipe.state_dict(), strict=True)
+
+
+# --------------------------------------------------------------------- #
+# Refusals: exit status 1, one line, nothing written
+# --------------------------------------------------------------------- #
+def assert_refused(status, capsys, pattern, *not_written):
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.startswith('deploy.py: error: ')
+    assert 'Traceback' not in err
+    assert re.search(pattern, err), err
+    for path in not_written:
+        assert not osp.exists(path), path
+
+
+def test_refuses_a_checkpoint_of_another_architecture(trained, detector,
+                                                      tmp_path, capsys):
+    config, _ = trained
+    _, other = detector
+    out = tmp_path / 'x.pth'
+    assert_refused(
+        deploy(config, other, '--out', out), capsys,
+        r"not a checkpoint of the model in .*: 2 missing \(first: "
+        r"\['head\.fc\.weight', 'head\.fc\.bias'\]\); 26 unexpected "
+        r"\(first: \['neck\.0\.conv\.weight'", out, tmp_path / 'x.py')
+
+
+def test_refuses_to_overwrite_its_inputs(trained, tmp_path, capsys):
+    config, checkpoint = trained
+    before = digest(checkpoint)
+    assert_refused(deploy(config, checkpoint, '--out', checkpoint), capsys,
+                   'refusing to overwrite the checkpoint')
+    assert digest(checkpoint) == before
+    # OUT.py would be the config itself.
+    config_copy = tmp_path / 'cfg.py'
+    config_copy.write_text(open(config).read())
+    assert_refused(deploy(config_copy, checkpoint, '--out',
+                          tmp_path / 'cfg.pth'), capsys,
+                   'refusing to overwrite the config', tmp_path / 'cfg.pth')
+    assert_refused(deploy(config, checkpoint, '--out', tmp_path / 'a.pth',
+                          '--onnx', tmp_path / 'a.py'), capsys,
+                   'two outputs are the same file', tmp_path / 'a.pth')
+    assert_refused(deploy(config, checkpoint, '--out', tmp_path / 'a.ckpt'),
+                   capsys, 'must name a .pth file')
+
+
+class NotAWeight:
+    """Pickled into a checkpoint: loading it would run this module's
+    code."""
+
+
+def test_refuses_unsafe_and_corrupt_checkpoints(trained, tmp_path, capsys):
+    config, checkpoint = trained
+    unsafe = tmp_path / 'unsafe.pth'
+    state = load_checkpoint_file(checkpoint)['state_dict']
+    torch.save(dict(state_dict=state, extra=NotAWeight()), unsafe)
+    assert_refused(deploy(config, unsafe, '--out', tmp_path / 'u.pth'),
+                   capsys, 'refusing to load .*NotAWeight',
+                   tmp_path / 'u.pth')
+    corrupt = tmp_path / 'corrupt.pth'
+    corrupt.write_bytes(open(checkpoint, 'rb').read()[:5000])
+    assert_refused(deploy(config, corrupt, '--out', tmp_path / 'c.pth'),
+                   capsys, 'truncated or corrupt', tmp_path / 'c.pth')
+    assert_refused(deploy(config, tmp_path / 'missing.pth', '--out',
+                          tmp_path / 'm.pth'), capsys,
+                   'checkpoint not found')
+    assert_refused(deploy(tmp_path / 'missing.py', checkpoint, '--out',
+                          tmp_path / 'm.pth'), capsys, 'config not found')
+
+
+def test_refuses_a_deploy_model_that_differs(tmp_path, capsys):
+    config = write(tmp_path / 'wrong.py', """
+        default_scope = 'mmbackbones'
+        custom_imports = dict(imports=['deploy_helpers'])
+        model = dict(type='WrongReparamNet')
+    """)
+    init_default_scope('mmbackbones')
+    model = randomize_bn(MODELS.build(dict(type='WrongReparamNet')))
+    checkpoint = tmp_path / 'wrong.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    out, onnx = tmp_path / 'w.pth', tmp_path / 'w.onnx'
+    assert_refused(deploy(config, checkpoint, '--out', out, '--onnx', onnx),
+                   capsys, r'differs from the original: max relative error '
+                   r'\S+ > 1e-05 on random input; nothing was written', out,
+                   onnx,
+                   tmp_path / 'w.py')
