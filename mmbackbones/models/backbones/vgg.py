@@ -16,7 +16,8 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmbackbones.registry import MODELS
-from ..base import DEFAULT_INIT_CFG, BaseBackbone, as_named_arch
+from ..base import (DEFAULT_INIT_CFG, BaseBackbone, as_named_arch,
+                    make_stage_strides)
 
 __all__ = ['VGG', 'VGG_ARCHS']
 
@@ -112,9 +113,9 @@ class VGG(BaseBackbone):
         dilations (Sequence[int], optional): Dilation of each stage's
             convs; None: 1 everywhere.
         strides (Sequence[int], optional): Stride (2 or 1) of each stage's
-            max-pool, None: 2 everywhere;
-            1 replaces the 2x2 pool with a 3x3 stride-1 one, as in
-            DeepLab and SSD's VGG. Not an mmpretrain argument.
+            max-pool; None: 2 everywhere. 1 replaces the 2x2 pool with a
+            3x3 stride-1 one, as in DeepLab's and SSD's VGG. Not an
+            mmpretrain argument.
         out_indices (int | Sequence[int], optional): Outputs to return;
             None: the logits (index ``num_stages``) when there is a
             classifier, else the last stage.
@@ -193,13 +194,12 @@ class VGG(BaseBackbone):
         self.features, self._stage_ranges = self._make_features(
             arch, conv_cfg, norm_cfg, act_cfg, ceil_mode, with_last_pool)
         channels = arch.stage_channels[:num_stages]
-        strides, current = [], 1
-        for i, stride in enumerate(self.strides):
-            last_pool_dropped = i == num_stages - 1 and not with_last_pool
-            current *= 1 if last_pool_dropped else stride
-            strides.append(current)
+        pool_strides = list(self.strides)
+        if not with_last_pool:
+            pool_strides[-1] = 1
+        strides = list(make_stage_strides(1, pool_strides))
         # Floor-mode 2x2 pools halve (rounding down): each needs 2 pixels.
-        self.min_input_size = 1 if ceil_mode else max(strides[-1], 1)
+        self.min_input_size = 1 if ceil_mode else strides[-1]
         if num_classes > 0:
             self._make_classifier(channels[-1], arch.fc_channels,
                                   num_classes)

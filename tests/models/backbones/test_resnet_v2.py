@@ -50,7 +50,7 @@ def test_timm_equivalence(depth):
     ours = ResNetV2(depth=depth, out_indices=(0, 1, 2, 3))
     ours.load_state_dict(convert_state_dict(ref.state_dict(), 'timm', ours),
                          strict=True)
-    x = small_input(2, 64)
+    x = small_input(1, 64)
     # The last output is timm's forward_features (final BN-ReLU included);
     # the others are the raw stage outputs.
     check_equivalent(ours, ref.forward_features, x)
@@ -81,11 +81,22 @@ def test_forward_backward_and_feature_info():
 
 
 def test_bottleneck_forward_backward():
-    model = ResNetV2(depth=50, out_indices=(0, 1, 2, 3))
+    # ResNetV2-50's units on a narrow, shallow custom arch: fast, and every
+    # unit kind (projection with and without stride, identity) is there.
+    def narrow(**kwargs):
+        return ResNetV2(depth=dict(block='bottleneck',
+                                   stage_blocks=(2, 1, 1, 2)),
+                        stem_channels=8, base_channels=8,
+                        out_indices=(0, 1, 2, 3), **kwargs)
+
+    model = narrow()
     check_forward_backward(model, small_input())
-    assert model.out_channels == (256, 512, 1024, 2048)
+    assert model.out_channels == (32, 64, 128, 256)
     assert isinstance(model.layer1[0], PreActBottleneck)
-    check_channels_last(model, small_input())
+    check_channels_last(narrow(), small_input())
+    check_with_cp(narrow, small_input())
+    assert ResNetV2(depth=50, out_indices=(0, 1, 2, 3)).out_channels == (
+        256, 512, 1024, 2048)
 
 
 def test_out_indices():
