@@ -56,3 +56,44 @@ def run_tool(args, cwd=None, timeout=600, env=None):
     return subprocess.run([sys.executable, *args], cwd=cwd or REPO_ROOT,
                           env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+DEMO_CONFIG = 'configs/demo/shufflenet_v2_digits.py'
+
+
+@pytest.fixture(scope='session')
+def digits_root(tmp_path_factory):
+    from mmbackbones.datasets import prepare_digits
+    return prepare_digits(str(tmp_path_factory.mktemp('data') / 'digits'))
+
+
+def demo_options(digits_root, epochs, *extra):
+    """--cfg-options for a short, deterministic demo run on ``digits_root``:
+    warm-up 1 epoch, cosine to ``epochs``, validation every epoch."""
+    return [
+        '--cfg-options', f'data_root={digits_root}',
+        f'prepare_data.data_root={digits_root}',
+        f'train_dataloader.dataset.data_root={digits_root}',
+        f'val_dataloader.dataset.data_root={digits_root}',
+        f'test_dataloader.dataset.data_root={digits_root}',
+        'randomness.seed=3', 'randomness.deterministic=True',
+        'train_cfg.val_interval=1', f'train_cfg.max_epochs={epochs}',
+        'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+        f'param_scheduler.1.end={max(epochs, 2)}', *extra
+    ]
+
+
+@pytest.fixture(scope='session')
+def runner_checkpoint(tmp_path_factory):
+    """A real checkpoint written by mmengine's Runner (SafeRunner) through
+    tools/train.py: the demo, one epoch on the (small) val split."""
+    from mmbackbones.cli import train as train_cli
+    from mmbackbones.datasets import prepare_digits
+    root = prepare_digits(str(tmp_path_factory.mktemp('data') / 'digits'))
+    work_dir = str(tmp_path_factory.mktemp('runner_work'))
+    train_cli.main([
+        DEMO_CONFIG, '--work-dir', work_dir, '--no-validate',
+        *demo_options(root, 1, 'train_dataloader.num_workers=0',
+                      'train_dataloader.dataset.data_prefix=val')
+    ])
+    return os.path.join(work_dir, 'epoch_1.pth')

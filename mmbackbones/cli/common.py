@@ -12,7 +12,9 @@ from typing import Any, Callable, List, Optional, Sequence
 import torch
 from mmengine.config import Config, DictAction
 
-from mmbackbones.engine.checkpoint import CheckpointError
+from mmbackbones.converters.base import describe_mismatch
+from mmbackbones.engine.checkpoint import (CheckpointError,
+                                           load_checkpoint_file)
 
 DEMO_COMMAND = 'python tools/train.py configs/demo/shufflenet_v2_digits.py'
 
@@ -149,3 +151,19 @@ def cpu_only() -> bool:
 
 def launched_by_torchrun() -> bool:
     return 'LOCAL_RANK' in os.environ and 'WORLD_SIZE' in os.environ
+
+
+def checkpoint_fits(model: torch.nn.Module, path: str) -> dict:
+    """Read a checkpoint safely and check that its ``state_dict`` has exactly
+    the model's keys and shapes; returns that state dict, or raises
+    ToolError naming the first mismatched keys."""
+    from mmengine.model import is_model_wrapper
+    checkpoint = load_checkpoint_file(path)
+    state = checkpoint.get('state_dict', checkpoint)
+    if is_model_wrapper(model):
+        model = model.module
+    problem = describe_mismatch(state, model.state_dict())
+    if problem:
+        raise ToolError(f'{path} does not fit the model of this config: '
+                        f'{problem}')
+    return state

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import Runner
 
-from mmbackbones.engine import CPUAutocastOptimWrapper
+from mmbackbones.engine import CPUAutocastOptimWrapper, SafeRunner
 from mmbackbones.registry import RUNNERS
 from .common import ToolError
 
@@ -54,6 +54,8 @@ def setup_launcher(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
+    """The config's ``runner_type``, or :class:`SafeRunner` (atomic
+    checkpoint files) when it names none."""
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return SafeRunner.from_cfg(cfg)

@@ -8,9 +8,8 @@ from typing import Optional, Sequence
 
 from mmengine.model import is_model_wrapper
 
-from mmbackbones.converters.base import describe_mismatch
 from mmbackbones.engine.checkpoint import load_checkpoint_file
-from .common import (ToolError, add_cfg_options, check_datasets,
+from .common import (add_cfg_options, check_datasets, checkpoint_fits,
                      default_work_dir, load_config, run_tool)
 from .runner import build_runner, setup_launcher
 
@@ -30,14 +29,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def load_weights_strictly(model, checkpoint_path: str) -> None:
     """Load a checkpoint's ``state_dict`` into ``model`` with strict keys,
     or raise ToolError naming the first mismatched keys."""
-    checkpoint = load_checkpoint_file(checkpoint_path)
-    state = checkpoint.get('state_dict', checkpoint)
+    state = checkpoint_fits(model, checkpoint_path)
     if is_model_wrapper(model):
         model = model.module
-    problem = describe_mismatch(state, model.state_dict())
-    if problem:
-        raise ToolError(f'{checkpoint_path} does not fit the model of this '
-                        f'config: {problem}')
     model.load_state_dict(state, strict=True)
 
 

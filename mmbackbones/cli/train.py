@@ -14,7 +14,8 @@ from mmengine.config import Config
 
 from mmbackbones.datasets import prepare_data
 from .common import (ToolError, add_cfg_options, check_checkpoint_arg,
-                     check_datasets, default_work_dir, load_config, run_tool)
+                     check_datasets, checkpoint_fits, default_work_dir,
+                     load_config, run_tool)
 from .runner import build_runner, setup_amp, setup_launcher
 
 
@@ -43,18 +44,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _last_checkpoint(cfg: Config) -> str:
+    last = osp.join(cfg.work_dir, 'last_checkpoint')
+    if not osp.isfile(last):
+        raise ToolError(
+            f'--resume: no checkpoint to resume from in {cfg.work_dir} '
+            '(it has no last_checkpoint file); train without --resume, '
+            'or pass a checkpoint: --resume path/to/epoch_N.pth')
+    with open(last, encoding='utf-8') as f:
+        return f.read().strip()
+
+
 def _resolve_resume(cfg: Config, resume: Optional[str]) -> None:
     if resume is None:
         return
     if resume == 'auto':
-        last = osp.join(cfg.work_dir, 'last_checkpoint')
-        if not osp.isfile(last):
-            raise ToolError(
-                f'--resume: no checkpoint to resume from in {cfg.work_dir} '
-                '(it has no last_checkpoint file); train without --resume, '
-                'or pass a checkpoint: --resume path/to/epoch_N.pth')
-        with open(last, encoding='utf-8') as f:
-            check_checkpoint_arg(f.read().strip(), '--resume')
+        check_checkpoint_arg(_last_checkpoint(cfg), '--resume')
         cfg.resume, cfg.load_from = True, None
     else:
         check_checkpoint_arg(resume, '--resume')
@@ -78,6 +83,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         setup_amp(cfg)
     setup_launcher(cfg)
     runner = build_runner(cfg)
+    if cfg.resume:
+        # mmengine resumes non-strictly; another architecture's checkpoint
+        # must not silently half-load.
+        checkpoint_fits(runner.model, cfg.load_from or _last_checkpoint(cfg))
     runner.train()
 
 

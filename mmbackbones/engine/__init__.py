@@ -10,3 +10,11 @@ __all__ = [
 from .optim_wrapper import CPUAutocastOptimWrapper  # noqa: E402
 
 __all__ += ['CPUAutocastOptimWrapper']
+from .hooks import (ExactResumeHook, RankConsistencyHook,  # noqa: E402
+                    SafeCheckpointHook, seed_worker)
+from .runner import SafeRunner  # noqa: E402
+
+__all__ += [
+    'ExactResumeHook', 'RankConsistencyHook', 'SafeCheckpointHook',
+    'seed_worker', 'SafeRunner'
+]

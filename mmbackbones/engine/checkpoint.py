@@ -6,7 +6,7 @@ those under ``weights_only=True`` (its default), so ``--resume`` fails out
 of the box. We allowlist exactly those types — found by listing the pickle
 globals of a real mmengine checkpoint — and nothing else: a checkpoint that
 holds any other object is refused with a message naming its type, and its
-code never runs. No code path here loads with ``weights_only=False``.
+code never runs. Nothing here turns ``weights_only`` off.
 """
 import os
 import pickle
@@ -86,11 +86,15 @@ def load_checkpoint_file(path: str,
                                 weights_only=True)
     except pickle.UnpicklingError as err:
         match = _UNSAFE_TYPE.search(str(err))
-        what = (match.group(1) or match.group(2)) if match else 'an object'
+        if match is None:  # not a refused object: a damaged pickle
+            raise CheckpointError(
+                f'cannot read checkpoint {path}: the file is truncated or '
+                'corrupt (its pickle data is not valid)') from None
         raise CheckpointError(
-            f'refusing to load {path}: it holds {what}, which is not a '
-            'tensor or a type mmengine checkpoints contain; loading it could '
-            'run arbitrary code') from None
+            f'refusing to load {path}: it holds '
+            f'{match.group(1) or match.group(2)}, which is not a tensor or a '
+            'type mmengine checkpoints contain; loading it could run '
+            'arbitrary code') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise CheckpointError(
             f'cannot read checkpoint {path}: the file is truncated or '

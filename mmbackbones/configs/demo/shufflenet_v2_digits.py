@@ -10,6 +10,8 @@ from mmpretrain.datasets import (CenterCrop, CustomDataset, LoadImageFromFile,
                                  PackInputs, RandomResizedCrop)
 from mmpretrain.evaluation import Accuracy
 
+from mmbackbones.engine import seed_worker
+
 with read_base():
     from .._base_.default_runtime import *  # noqa: F401,F403
     from .._base_.models.shufflenet_v2 import *  # noqa: F401,F403
@@ -46,7 +48,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=64,
     num_workers=1,
-    persistent_workers=True,
+    # Fresh workers each epoch, seeded from the epoch: --resume is exact.
+    persistent_workers=False,
+    worker_init_fn=dict(type=seed_worker),
     dataset=dict(type=CustomDataset, data_root=data_root, data_prefix='train',
                  pipeline=train_pipeline),
     sampler=dict(type=DefaultSampler, shuffle=True),

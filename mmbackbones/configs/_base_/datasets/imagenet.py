@@ -7,6 +7,8 @@ from mmpretrain.datasets import (CenterCrop, ImageNet, LoadImageFromFile,
 from mmpretrain.evaluation import Accuracy
 from mmengine.dataset import DefaultSampler
 
+from mmbackbones.engine import seed_worker
+
 dataset_type = ImageNet
 data_root = 'data/imagenet'
 
@@ -36,6 +38,8 @@ train_dataloader = dict(
     batch_size=128,
     num_workers=8,
     persistent_workers=True,
+    # Per-epoch augmentation seeds (mmengine's default repeats them).
+    worker_init_fn=dict(type=seed_worker),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  pipeline=train_pipeline),
     sampler=dict(type=DefaultSampler, shuffle=True),

@@ -1,0 +1,163 @@
+"""Hooks that make training survive kills and resume exactly.
+
+* :class:`SafeCheckpointHook` — mmengine's CheckpointHook deletes the
+  oldest kept checkpoint *before* saving the new one and writes the
+  ``last_checkpoint`` pointer in place. Here the new checkpoint is saved
+  first, then the pointer is replaced atomically, and only then is the
+  retired checkpoint deleted: a kill at any moment leaves a work dir whose
+  ``last_checkpoint`` names a complete file.
+* :class:`ExactResumeHook` — stores the Python, NumPy and torch random
+  states in every checkpoint and restores them on resume; with a seed set,
+  it also reseeds all three at the start of every epoch from (seed, epoch),
+  so the data order and augmentation streams of epoch ``e`` do not depend on
+  what ran before it (validation, checkpointing, a restart).
+* :func:`seed_worker` — a dataloader ``worker_init_fn`` that seeds NumPy
+  and ``random`` in each worker from the seed torch gives that worker (which
+  follows the main process's torch RNG, and so the epoch), instead of
+  mmengine's default, which gives every epoch the same augmentations.
+* :class:`RankConsistencyHook` — checks after each epoch that all ranks
+  hold the same weights and buffers (catches silent DDP divergence).
+"""
+import os
+import os.path as osp
+import random
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from mmengine.dist import get_rank, get_world_size, is_main_process
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import FUNCTIONS
+
+from mmbackbones.registry import HOOKS
+from .checkpoint import atomic_write
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """CheckpointHook that saves, then points, then retires (module doc)."""
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        retired: Optional[int] = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                retired = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        text = str(self.last_ckpt).encode()
+        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'),
+                     lambda f: f.write(text))
+        if retired is not None:
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(retired))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+
+
+def _reseed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@HOOKS.register_module()
+class ExactResumeHook(Hook):
+    """Random states in checkpoints, and per-epoch reseeding (module doc)."""
+
+    priority = 'VERY_HIGH'  # reseed before any other hook draws numbers
+
+    def before_train_epoch(self, runner) -> None:
+        if runner.seed is not None:
+            # A large odd multiplier keeps (seed, epoch) pairs apart.
+            _reseed(runner.seed + 1_000_003 * (runner.epoch + 1))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['rng_states'] = dict(
+            python=random.getstate(),
+            numpy=np.random.get_state(),
+            torch=torch.get_rng_state())
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        states = checkpoint.get('rng_states')
+        if not states:
+            return
+        random.setstate(_as_python_state(states['python']))
+        np.random.set_state(states['numpy'])
+        torch.set_rng_state(states['torch'])
+
+
+def _as_python_state(state):
+    """random.getstate() is nested tuples; unpickling may give lists."""
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
+
+
+@FUNCTIONS.register_module()
+def seed_worker(worker_id: int) -> None:
+    """Seed NumPy and ``random`` in a dataloader worker from the seed torch
+    gave it (base seed drawn from the main RNG for each epoch's iterator,
+    plus the worker id) and the process's rank (``RANK``, set by torchrun).
+    """
+    rank = int(os.environ.get('RANK', '0'))
+    seed = (torch.initial_seed() + 7919 * rank) % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+@HOOKS.register_module()
+class RankConsistencyHook(Hook):
+    """Check after each training epoch that every rank holds the same
+    weights and buffers (BN statistics included); raise if they differ.
+
+    Args:
+        atol (float): Largest absolute difference accepted.
+    """
+
+    priority = 'LOW'  # after buffers are synchronised
+
+    def __init__(self, atol: float = 0.0):
+        self.atol = atol
+
+    def after_train_epoch(self, runner) -> None:
+        world = get_world_size()
+        if world < 2:
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        worst = 0.0
+        for name, tensor in model.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            local = tensor.detach().float().clone()
+            reference = local.clone()
+            dist.broadcast(reference, src=0)
+            diff = (local - reference).abs().max()
+            dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+            worst = max(worst, diff.item())
+            if worst > self.atol:
+                raise RuntimeError(
+                    f'rank {get_rank()}: {name} differs from rank 0 by '
+                    f'{worst:.3g} after epoch {runner.epoch + 1}')
+        runner.logger.info(f'weights and buffers identical on all {world} '
+                           f'ranks (max abs difference {worst:.3g})')

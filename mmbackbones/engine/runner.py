@@ -1,0 +1,50 @@
+"""A Runner whose checkpoints are written atomically.
+
+mmengine 0.10.7 ``torch.save``s straight onto the final path: a process
+killed mid-write leaves a truncated ``epoch_N.pth`` that ``--resume`` then
+fails on. :class:`SafeRunner` writes every checkpoint (regular and best)
+to a hidden temporary file in the same folder, fsyncs it and renames it
+into place, so a checkpoint path holds a complete file or nothing.
+"""
+import os
+import os.path as osp
+import uuid
+
+from mmengine.runner import Runner
+
+from mmbackbones.registry import RUNNERS
+
+
+def _fsync_file(path: str) -> None:
+    with open(path, 'rb') as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@RUNNERS.register_module()
+class SafeRunner(Runner):
+    """mmengine's Runner with atomic checkpoint files (see module doc)."""
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args,
+                        **kwargs) -> None:
+        local = osp.isdir(out_dir)  # remote backends write atomically
+        if not local:
+            return super().save_checkpoint(out_dir, filename, *args,
+                                           **kwargs)
+        tmp_name = f'.{filename}.{uuid.uuid4().hex}.tmp'
+        tmp_path = osp.join(out_dir, tmp_name)
+        try:
+            super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
+            _fsync_file(tmp_path)
+            os.replace(tmp_path, osp.join(out_dir, filename))
+            _fsync_dir(out_dir)
+        finally:
+            if osp.exists(tmp_path):
+                os.remove(tmp_path)

@@ -1,0 +1,58 @@
+"""The README's main command (shortened) and the missing-ImageNet stop."""
+import glob
+import os.path as osp
+import re
+
+import torch
+from conftest import REPO_ROOT, run_tool
+
+from mmbackbones.datasets import prepare_digits
+
+
+def test_digits_dataset_is_written_once_with_a_fixed_split(tmp_path):
+    root = str(tmp_path / 'digits')
+    prepare_digits(root)
+    train = sorted(glob.glob(osp.join(root, 'train', '*', '*.png')))
+    val = sorted(glob.glob(osp.join(root, 'val', '*', '*.png')))
+    assert len(train) + len(val) == 1797
+    assert len({osp.basename(p) for p in train} & {osp.basename(p)
+                                                   for p in val}) == 0
+    assert len(glob.glob(osp.join(root, 'val', '*'))) == 10
+    prepare_digits(root)  # second call keeps what is there
+    assert sorted(glob.glob(osp.join(root, 'val', '*', '*.png'))) == val
+
+
+def test_demo_trains_evaluates_and_saves(tmp_path):
+    work_dir = tmp_path / 'work'
+    result = run_tool([
+        'tools/train.py', 'configs/demo/shufflenet_v2_digits.py',
+        '--work-dir', str(work_dir), '--cfg-options',
+        f'data_root={tmp_path}/digits', 'train_cfg.max_epochs=3',
+        'train_cfg.val_interval=3', 'param_scheduler.0.end=1',
+        'param_scheduler.1.begin=1', 'param_scheduler.1.end=3',
+        f'train_dataloader.dataset.data_root={tmp_path}/digits',
+        f'val_dataloader.dataset.data_root={tmp_path}/digits',
+        f'test_dataloader.dataset.data_root={tmp_path}/digits',
+        f'prepare_data.data_root={tmp_path}/digits'
+    ])
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'eta:' in log  # progress with an ETA
+    top1 = re.findall(r'accuracy/top1: ([\d.]+)', log)
+    assert top1 and float(top1[-1]) > 50.0  # chance is 10%
+    checkpoint = work_dir / 'epoch_3.pth'
+    assert checkpoint.is_file()
+    state = torch.load(checkpoint, weights_only=True)['state_dict']
+    assert 'backbone.conv1.conv.weight' in state
+
+
+def test_missing_imagenet_is_one_clear_message(tmp_path):
+    result = run_tool([osp.join(REPO_ROOT, 'tools', 'train.py'),
+                       osp.join(REPO_ROOT, 'configs', 'shufflenet_v2.py')],
+                      cwd=str(tmp_path))
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+    assert "'data/imagenet/train' does not exist" in result.stderr \
+        or "'data/imagenet' does not exist" in result.stderr
+    assert 'meta/train.txt' in result.stderr  # how to lay it out
+    assert 'configs/demo/shufflenet_v2_digits.py' in result.stderr
