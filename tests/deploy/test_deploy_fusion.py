@@ -103,11 +103,11 @@ class SharedConvBN(nn.Module):
         return [self.bn(self.conv(level)) for level in (x, x[..., ::2, ::2])]
 
 
-class TiedWeights(nn.Module):
+class TiedWeights(OneBNTwoConvs):
+    """conv_a -> bn, but conv_a's weight is also conv_b's."""
 
     def __init__(self):
         super().__init__()
-        self.conv_a, self.conv_b, self.bn = conv(), conv(), nn.BatchNorm2d(4)
         self.conv_b.weight = self.conv_a.weight
 
     def forward(self, x):

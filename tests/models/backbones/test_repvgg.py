@@ -1,5 +1,7 @@
 import copy
 import dataclasses
+import glob
+import os.path as osp
 import subprocess
 import sys
 import textwrap
@@ -13,6 +15,8 @@ from backbone_checks import (check_bad_arguments, check_bad_input,
                              check_norm_eval, check_out_indices,
                              check_with_cp, count_params, randomize_bn,
                              relative_error)
+from conftest import REPO_ROOT
+from mmengine.config import Config
 from mmpretrain.models import RepVGG as MMPretrainRepVGG
 from mmpretrain.models.backbones.repvgg import \
     RepVGGBlock as MMPretrainRepVGGBlock
@@ -344,3 +348,36 @@ def test_eval_returns_self_and_switch_sets_deploy():
     model.switch_to_deploy()
     assert model.deploy and all(
         m.deploy for m in model.modules() if isinstance(m, RepVGGBlock))
+
+
+# --------------------------------------------------------------------- #
+# Recipes
+# --------------------------------------------------------------------- #
+def recipe(*parts):
+    return Config.fromfile(osp.join(REPO_ROOT, 'configs', *parts))
+
+
+def test_recipes():
+    a0 = recipe('repvgg.py')
+    assert a0.model.backbone == dict(type=RepVGG, arch='A0')
+    assert a0.model.head.loss.label_smooth_val == 0.1
+    assert a0.model.train_cfg.augments[0]['alpha'] == 0.2  # Mixup
+    assert a0.train_cfg.max_epochs == 120
+
+    b3 = recipe('repvgg', 'repvgg_b3.py')  # the paper's Table 5 recipe
+    assert b3.model.backbone.arch == 'B3'
+    assert b3.train_cfg.max_epochs == b3.param_scheduler[1]['end'] == 200
+    pipeline = [t['type'].__name__ for t in b3.train_dataloader.dataset
+                .pipeline]
+    assert pipeline == ['LoadImageFromFile', 'RandomResizedCrop',
+                        'RandomFlip', 'AutoAugment', 'PackInputs']
+    assert b3.train_dataloader.dataset.pipeline[3]['policies'] == 'imagenet'
+    assert b3.model.head.loss.label_smooth_val == 0.1
+    assert recipe('repvgg', 'repvgg-A0_deploy.py').model.backbone.deploy
+
+
+def test_every_preset_has_a_config():
+    configs = glob.glob(osp.join(REPO_ROOT, 'configs', 'repvgg', 'repvgg_*'))
+    archs = {recipe('repvgg', osp.basename(p)).model.backbone.arch
+             for p in configs}
+    assert archs | {'A0'} == set(ARCHS)
