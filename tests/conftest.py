@@ -3,8 +3,13 @@ import logging
 import os
 import sys
 
-import pytest
-import torch
+# With 2 cores shared by a test, its tool subprocesses and dataloader
+# workers, OpenMP's spin-waiting makes small ops 10-15x slower; sleep
+# instead. Set before torch is imported (subprocesses inherit it).
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 # Make tests/backbone_checks.py importable from every test sub-folder.
 sys.path.insert(0, os.path.dirname(__file__))

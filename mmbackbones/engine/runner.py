@@ -10,6 +10,7 @@ import os
 import os.path as osp
 import uuid
 
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmbackbones.registry import RUNNERS
@@ -34,8 +35,9 @@ class SafeRunner(Runner):
 
     def save_checkpoint(self, out_dir: str, filename: str, *args,
                         **kwargs) -> None:
-        local = osp.isdir(out_dir)  # remote backends write atomically
-        if not local:
+        # Only the main process writes (mmengine's writer is master-only);
+        # remote storage backends replace objects whole anyway.
+        if not is_main_process() or not osp.isdir(out_dir):
             return super().save_checkpoint(out_dir, filename, *args,
                                            **kwargs)
         tmp_name = f'.{filename}.{uuid.uuid4().hex}.tmp'
