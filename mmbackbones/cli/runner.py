@@ -5,10 +5,9 @@ import os
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
-from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import Runner
 
-from mmbackbones.engine import CPUAutocastOptimWrapper, SafeRunner
+from mmbackbones.engine import SafeRunner
 from mmbackbones.registry import RUNNERS
 from .common import ToolError
 
@@ -16,12 +15,13 @@ from .common import ToolError
 def setup_amp(cfg: Config) -> None:
     """``--amp``: fp16 + dynamic loss scaling on GPU; bfloat16 autocast on
     CPU, where mmengine's AmpOptimWrapper refuses to run."""
+    # Registry names, not classes: the config must still dump as text.
     wrapper = cfg.optim_wrapper
     if torch.cuda.is_available():
-        wrapper.type = AmpOptimWrapper
+        wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')
     else:
-        wrapper.type = CPUAutocastOptimWrapper
+        wrapper.type = 'CPUAutocastOptimWrapper'
         wrapper.setdefault('dtype', 'bfloat16')
 
 
