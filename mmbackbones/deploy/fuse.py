@@ -97,8 +97,10 @@ class _DataFlow(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        # Metadata queries (x.shape, x.dim()) read no values.
-        if flatten_tensors(result):
+        # Metadata queries (x.shape, x.dim()) read no values; item
+        # assignment returns nothing but writes into the tensor.
+        if flatten_tensors(result) or getattr(func, '__name__',
+                                              '') == '__setitem__':
             reader = self.stack[-1] if self.stack else None
             for tensor in flatten_tensors((list(args), kwargs)):
                 conv = self.producer.get(id(tensor))

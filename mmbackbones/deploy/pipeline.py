@@ -7,8 +7,9 @@ is written atomically, and no output may be one of the inputs.
 import copy
 import io
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -26,6 +27,19 @@ from .utils import relative_error, run_model
 
 class DeployError(ValueError):
     """Deployment refused; the message says why. Nothing was written."""
+
+
+@contextmanager
+def refusing(what: str):
+    """Turn any error inside into a one-line DeployError."""
+    try:
+        yield
+    except DeployError:
+        raise
+    except Exception as err:
+        lines = str(err).strip().splitlines()
+        detail = f': {lines[0]}' if lines else ''
+        raise DeployError(f'{what}: {type(err).__name__}{detail}') from None
 
 
 @dataclass
@@ -122,12 +136,9 @@ def example_inputs(model: nn.Module, batch: int, shape: Sequence[int],
     return torch.randn(batch, channels, *shape, generator=generator)
 
 
-@torch.no_grad()
-def _compare(model: nn.Module, reference: nn.Module,
-             inputs: torch.Tensor) -> float:
+def _error(outputs: Any, expected: Any) -> float:
     try:
-        return relative_error(run_model(model, inputs),
-                              run_model(reference, inputs))
+        return relative_error(outputs, expected)
     except ValueError as err:  # outputs of another structure
         raise DeployError(f'the deploy model gives other outputs: {err}')
 
@@ -141,7 +152,7 @@ def _weights_only_copy(state: dict) -> dict:
     return torch.load(buffer, weights_only=True)
 
 
-def _rebuild_from_config(text: str, state: dict, deployed: nn.Module,
+def _rebuild_from_config(text: str, state: dict, expected: Any,
                          inputs: torch.Tensor, rtol: float) -> None:
     """Check that the written config and weights give the deploy model."""
     cfg = Config.fromstring(text, '.py')
@@ -151,11 +162,34 @@ def _rebuild_from_config(text: str, state: dict, deployed: nn.Module,
     except RuntimeError as err:
         raise DeployError('the deploy config does not build the deploy '
                           f'structure: {str(err).splitlines()[0]}') from None
-    error = _compare(rebuilt, deployed, inputs)
+    with torch.no_grad():
+        error = _error(run_model(rebuilt, inputs), expected)
     if error > rtol:
         raise DeployError(f'the model built from the deploy config differs '
                           f'from the deploy model (relative error '
                           f'{error:.2e})')
+
+
+def _convert_and_verify(model: nn.Module, inputs: torch.Tensor, fuse: bool,
+                        rtol: float) -> Tuple[DeployResult, Any]:
+    """Convert a copy of ``model`` and check it against the original on
+    ``inputs``; the result and the deploy model's outputs."""
+    with refusing(f'cannot run the model on a random input of shape '
+                  f'{tuple(inputs.shape)} (see --shape)'), torch.no_grad():
+        expected = run_model(model, inputs)
+    deployed = copy.deepcopy(model)
+    with refusing('cannot convert the model'):  # e.g. RepVGG with GroupNorm
+        info = convert_to_deploy(deployed, inputs[:1], fuse=fuse)
+    with refusing('the deploy model fails'), torch.no_grad():
+        deployed_outputs = run_model(deployed, inputs)
+    error = _error(deployed_outputs, expected)
+    if error > rtol:
+        raise DeployError(
+            f'the deploy model differs from the original: max relative '
+            f'error {error:.2e} > {rtol:.0e} on random input; nothing was '
+            'written')
+    return DeployResult(model, deployed, info, inputs, error), \
+        deployed_outputs
 
 
 def deploy_checkpoint(config: str,
@@ -190,46 +224,34 @@ def deploy_checkpoint(config: str,
     cfg = load_config(config)
     model = build_model(cfg.model, config)
     load_weights(model, checkpoint, config)
-
     inputs = example_inputs(model, batch, shape, seed)
-    deployed = copy.deepcopy(model)
-    try:
-        info = convert_to_deploy(deployed, inputs[:1], fuse=fuse)
-    except (TypeError, ValueError) as err:  # e.g. RepVGG with GroupNorm
-        raise DeployError(f'cannot convert the model: {err}') from None
-    error = _compare(deployed, model, inputs)
-    if error > rtol:
-        raise DeployError(
-            f'the deploy model differs from the original: max relative '
-            f'error {error:.2e} > {rtol:.0e} on random input; nothing was '
-            'written')
-    result = DeployResult(model, deployed, info, inputs, error)
+    result, deployed_outputs = _convert_and_verify(model, inputs, fuse, rtol)
 
     try:
         text = config_text(
-            deploy_config(cfg, info),
+            deploy_config(cfg, result.info),
             header=f'Deploy config written by tools/deploy.py from {config}\n'
             f'for the weights {os.path.basename(out_pth)} (converted from '
             f'{checkpoint}).\nBuild the model with MODELS.build(cfg.model) '
             'and load the weights with strict keys.')
-    except ValueError as err:
+    except ValueError as err:  # e.g. already a deploy config
         raise DeployError(str(err)) from None
-    state = _weights_only_copy(deployed.state_dict())
-    _rebuild_from_config(text, state, deployed, inputs, rtol)
+    state = _weights_only_copy(result.deployed.state_dict())
+    _rebuild_from_config(text, state, deployed_outputs, inputs, rtol)
 
     onnx_bytes = None
     if onnx:
-        onnx_bytes = export_onnx(deployed, inputs[:1])
-        try:
-            result.onnx_error = check_onnx(onnx_bytes, deployed, inputs,
-                                           onnx_rtol)
-        except ValueError as err:
-            raise DeployError(f'{err}; nothing was written') from None
+        with refusing('cannot export the deploy model to ONNX'):
+            onnx_bytes = export_onnx(result.deployed, inputs[:1])
+        with refusing('ONNX check failed (nothing was written)'):
+            result.onnx_error = check_onnx(onnx_bytes, result.deployed,
+                                           inputs, onnx_rtol)
 
     meta = dict(deploy=dict(
         config=os.path.abspath(config), checkpoint=os.path.abspath(checkpoint),
-        reparameterized=len(info.reparameterized),
-        fused_conv_bn=len(info.fused), max_relative_error=error))
+        reparameterized=len(result.info.reparameterized),
+        fused_conv_bn=len(result.info.fused),
+        max_relative_error=result.error))
     save_checkpoint_file(dict(state_dict=state, meta=meta), out_pth)
     atomic_write(out_py, lambda f: f.write(text.encode('utf-8')))
     if onnx_bytes is not None:

@@ -126,6 +126,14 @@ class InPlaceBeforeBN(nn.Module):
         return self.bn(out)
 
 
+class SetItemBeforeBN(InPlaceBeforeBN):
+
+    def forward(self, x):
+        out = self.conv(x)
+        out[:, 0] = 0  # item assignment returns nothing: still a write
+        return self.bn(out)
+
+
 PAIR_CASES = {
     'sequential': (lambda: nn.Sequential(conv(), nn.BatchNorm2d(4),
                                          nn.ReLU()), [('0', '1')]),
@@ -139,6 +147,7 @@ PAIR_CASES = {
     'shared_conv_bn': (SharedConvBN, [('conv', 'bn')]),
     'tied_weights': (TiedWeights, []),
     'in_place_before_bn': (InPlaceBeforeBN, []),
+    'set_item_before_bn': (SetItemBeforeBN, []),
     'bn_with_activation': (lambda: nn.Sequential(
         conv(), BatchNormAct2d(4, act_layer=nn.ReLU)), []),
     'weight_standardised': (lambda: nn.Sequential(

@@ -79,7 +79,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     import mmbackbones  # noqa: F401
-    from mmbackbones.deploy.families import default_variants
+    from mmbackbones.deploy.families import CONFIG_DIR, default_variants
     variants = default_variants()
     names = args.backbones or [n for n, v in variants.items() if v]
     unknown = [n for n in names if not variants.get(n)]
@@ -89,15 +89,17 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print(f'inference, batch {args.batch}, {args.size}x{args.size}, '
           f'{args.threads} threads, median of {args.steps} interleaved steps '
           f'after {args.warmup} warm-up, each form in its faster format')
-    print(f'{"backbone":<13} {"variant":<34} {"training ms":>16} '
+    print(f'{"backbone":<13} {"config":<26} {"training ms":>16} '
           f'{"deploy ms":>16} {"speed-up":>8} {"fastest":>8}')
     results = {}
     for name in names:
         where, cfg = variants[name]
         row = measure(cfg, args)
-        results[name] = dict(variant=os.path.relpath(where), **row)
+        variant = (os.path.relpath(where, CONFIG_DIR)
+                   if where != 'defaults' else where)
+        results[name] = dict(variant=variant, **row)
         short = {'contiguous_format': 'c', 'channels_last': 'cl'}
-        print(f'{name:<13} {results[name]["variant"]:<34} '
+        print(f'{name:<13} {variant:<26} '
               f'{row["train_ms"]:>11.1f} ({short[row["train_format"]]:>2}) '
               f'{row["deploy_ms"]:>11.1f} ({short[row["deploy_format"]]:>2}) '
               f'{row["speedup"]:>7.2f}x {row["fastest_step_speedup"]:>7.2f}x',
