@@ -173,3 +173,67 @@ def check_equivalent(ours: nn.Module, reference: Callable, x: torch.Tensor,
     err = relative_error(out, ref)
     assert out.shape == ref.shape, (out.shape, ref.shape)
     assert err <= rtol, f'relative error {err:.2e} > {rtol:.0e}'
+
+
+class BackboneContract:
+    """The shared contract as a test class: a family test module subclasses
+    it, sets ``num_stages`` (and ``input_size``/``spatial`` if needed) and
+    defines ``build(**kwargs)`` returning a small variant::
+
+        class TestShuffleNetV2Contract(BackboneContract):
+            num_stages = 4
+
+            @staticmethod
+            def build(**kwargs):
+                return ShuffleNetV2(widen_factor=0.5, **kwargs)
+    """
+    num_stages: int = 4
+    input_size: int = 64
+    check_spatial: bool = True
+    registry_type: Optional[str] = None  # default: the class name
+
+    @staticmethod
+    def build(**kwargs) -> nn.Module:
+        raise NotImplementedError
+
+    def x(self, batch: int = 2) -> torch.Tensor:
+        return torch.rand(batch, 3, self.input_size, self.input_size)
+
+    def all_stages(self, **kwargs) -> nn.Module:
+        return self.build(out_indices=tuple(range(self.num_stages)),
+                          **kwargs)
+
+    def test_forward_backward(self):
+        check_forward_backward(self.all_stages(), self.x(),
+                               check_spatial=self.check_spatial)
+
+    def test_out_indices(self):
+        check_out_indices(self.build, self.x(1), self.num_stages)
+
+    def test_bad_arguments_and_input(self):
+        check_bad_arguments(self.build, self.num_stages)
+        check_bad_input(self.build(), self.x())
+
+    def test_frozen_stages(self):
+        for frozen in sorted({0, self.num_stages // 2, self.num_stages}):
+            check_frozen_stages(self.build, frozen)
+
+    def test_norm_eval(self):
+        check_norm_eval(self.build, self.x())
+
+    def test_with_cp(self):
+        check_with_cp(
+            lambda **kw: self.build(
+                out_indices=(0, self.num_stages - 1), **kw), self.x())
+
+    def test_channels_last(self):
+        check_channels_last(self.all_stages(), self.x())
+
+    def test_registry_build_and_train_returns_self(self):
+        from mmbackbones.registry import MODELS
+        model = self.build()
+        name = self.registry_type or type(model).__name__
+        built = MODELS.build(dict(type=f'mmbackbones.{name}'))
+        assert type(built) is MODELS.get(name)
+        assert model.eval() is model and not model.training
+        assert model.train() is model and model.training

@@ -1,11 +1,8 @@
 import pytest
 import torch
 import torchvision
-from backbone_checks import (check_bad_arguments, check_bad_input,
-                             check_channels_last, check_equivalent,
-                             check_forward_backward, check_frozen_stages,
-                             check_norm_eval, check_out_indices,
-                             check_with_cp, count_params, randomize_bn)
+from backbone_checks import (BackboneContract, check_equivalent,
+                             count_params, randomize_bn)
 from mmpretrain.models import ShuffleNetV2 as MMPretrainShuffleNetV2
 
 from mmbackbones.converters import convert_state_dict
@@ -72,54 +69,29 @@ def test_converter_rejects_other_architecture():
         convert_state_dict(ref.state_dict(), 'timm', ShuffleNetV2())
 
 
-def test_forward_backward_and_feature_info():
-    model = factory(out_indices=(0, 1, 2, 3))
-    check_forward_backward(model, small_input())
-    assert model.feature_info == [
+class TestShuffleNetV2Contract(BackboneContract):
+    num_stages = 4
+
+    @staticmethod
+    def build(**kwargs):
+        return ShuffleNetV2(widen_factor=0.5, **kwargs)
+
+
+def test_feature_info():
+    assert factory(out_indices=(0, 1, 2, 3)).feature_info == [
         dict(index=0, channels=48, stride=8),
         dict(index=1, channels=96, stride=16),
         dict(index=2, channels=192, stride=32),
         dict(index=3, channels=1024, stride=32),
     ]
-
-
-def test_out_indices():
-    check_out_indices(factory, small_input(1), num_stages=4)
     assert factory().out_indices == (3, )  # mmpretrain's default
 
 
-def test_bad_arguments():
-    check_bad_arguments(factory, num_stages=4)
+def test_bad_widen_factor():
     with pytest.raises(ValueError, match=r'widen_factor must be one of'):
         ShuffleNetV2(widen_factor=0.75)
-    check_bad_input(factory(), small_input())
 
 
-@pytest.mark.parametrize('frozen', [0, 2, 4])
-def test_frozen_stages(frozen):
-    check_frozen_stages(factory, frozen)
-
-
-def test_norm_eval():
-    check_norm_eval(factory, small_input())
-
-
-def test_with_cp():
-    check_with_cp(lambda **kw: factory(out_indices=(0, 3), **kw),
-                  small_input())
-
-
-def test_channels_last():
-    check_channels_last(factory(out_indices=(0, 1, 2, 3)), small_input())
-
-
-def test_registry_builds_with_scope():
+def test_registry_builds_with_arguments():
     model = MODELS.build(dict(type='ShuffleNetV2', widen_factor=1.5))
     assert isinstance(model, ShuffleNetV2) and model.widen_factor == 1.5
-    model = MODELS.build(dict(type='mmbackbones.ShuffleNetV2'))
-    assert isinstance(model, ShuffleNetV2)
-
-
-def test_eval_returns_self():
-    model = factory()
-    assert model.eval() is model and not model.training
