@@ -1,10 +1,8 @@
 import pytest
 import timm
 import torch
-from backbone_checks import (check_bad_arguments, check_bad_input,
-                             check_channels_last, check_equivalent,
-                             check_forward_backward, check_frozen_stages,
-                             check_norm_eval, check_out_indices,
+from backbone_checks import (BackboneContract, check_channels_last,
+                             check_equivalent, check_forward_backward,
                              check_with_cp, count_params, randomize_bn)
 
 from mmbackbones.converters import convert_state_dict
@@ -99,13 +97,21 @@ def test_bottleneck_forward_backward():
         256, 512, 1024, 2048)
 
 
-def test_out_indices():
-    check_out_indices(factory, small_input(1), num_stages=4)
+class TestResNetV2Contract(BackboneContract):
+    num_stages = 4
+    input_size = 32
+    registry_cfg = dict(type='ResNetV2', depth=34)
+
+    @staticmethod
+    def build(**kwargs):
+        return ResNetV2(depth=18, **kwargs)
+
+
+def test_default_out_indices():
     assert factory().out_indices == (3, )
 
 
 def test_bad_arguments():
-    check_bad_arguments(factory, num_stages=4)
     with pytest.raises(ValueError, match=r'depth must be one of'):
         ResNetV2(depth=20)
     with pytest.raises(ValueError, match='block must be one of'):
@@ -116,7 +122,6 @@ def test_bad_arguments():
         factory(strides=(1, 2, 2))
     with pytest.raises(ValueError, match='dilations'):
         factory(dilations=(1, 1, 1, 0))
-    check_bad_input(factory(), small_input())
 
 
 def test_custom_arch_dilation_and_zero_init():
@@ -135,24 +140,6 @@ def test_custom_arch_dilation_and_zero_init():
     model.init_weights()
     x = torch.rand(2, 64, 8, 8)
     torch.testing.assert_close(model.layer1[1](x), x)
-
-
-@pytest.mark.parametrize('frozen', [0, 2, 4])
-def test_frozen_stages(frozen):
-    check_frozen_stages(factory, frozen)
-
-
-def test_norm_eval():
-    check_norm_eval(factory, small_input())
-
-
-def test_with_cp():
-    check_with_cp(lambda **kw: factory(out_indices=(0, 3), **kw),
-                  small_input())
-
-
-def test_channels_last():
-    check_channels_last(factory(out_indices=(0, 1, 2, 3)), small_input())
 
 
 def test_registry_builds_with_scope():
