@@ -19,6 +19,7 @@ checkpoint is not of the config's architecture. Writes are atomic; no output
 may be an input. See docs/deploy.md.
 """
 import argparse
+import logging
 import os
 import sys
 from typing import List, Optional
@@ -84,8 +85,13 @@ def measure_speedup(original: torch.nn.Module, deployed: torch.nn.Module,
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    from mmengine.logging import MMLogger
+
     import mmbackbones  # noqa: F401  (registers the backbones)
     from mmbackbones.deploy import DeployError, deploy_checkpoint
+
+    # Building models logs at INFO level; this tool says what matters.
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
 
     shape = args.shape * 2 if len(args.shape) == 1 else args.shape
     try:
