@@ -71,11 +71,18 @@ class PreActBlock(nn.Module):
         return self.bn2(out) + out
 
 
-class ReturnsConvOutput(nn.Module):
+class ConvBN(nn.Module):
+    """``conv`` and ``bn``; subclasses vary how forward uses them."""
 
     def __init__(self):
         super().__init__()
         self.conv, self.bn = conv(), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+class ReturnsConvOutput(ConvBN):
 
     def forward(self, x):
         out = self.conv(x)
@@ -92,12 +99,8 @@ class OneBNTwoConvs(nn.Module):
         return self.bn(self.conv_a(x)) + self.bn(self.conv_b(x))
 
 
-class SharedConvBN(nn.Module):
+class SharedConvBN(ConvBN):
     """One conv-BN applied to two levels (a detection head): foldable."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv, self.bn = conv(), nn.BatchNorm2d(4)
 
     def forward(self, x):
         return [self.bn(self.conv(level)) for level in (x, x[..., ::2, ::2])]
@@ -114,11 +117,7 @@ class TiedWeights(OneBNTwoConvs):
         return self.bn(self.conv_a(x)) + self.conv_b(x)
 
 
-class InPlaceBeforeBN(nn.Module):
-
-    def __init__(self):
-        super().__init__()
-        self.conv, self.bn = conv(), nn.BatchNorm2d(4)
+class InPlaceBeforeBN(ConvBN):
 
     def forward(self, x):
         out = self.conv(x)
@@ -126,7 +125,7 @@ class InPlaceBeforeBN(nn.Module):
         return self.bn(out)
 
 
-class SetItemBeforeBN(InPlaceBeforeBN):
+class SetItemBeforeBN(ConvBN):
 
     def forward(self, x):
         out = self.conv(x)
