@@ -9,12 +9,9 @@ import textwrap
 import pytest
 import timm
 import torch
-from backbone_checks import (check_bad_arguments, check_bad_input,
-                             check_channels_last, check_equivalent,
-                             check_forward_backward, check_frozen_stages,
-                             check_norm_eval, check_out_indices,
-                             check_with_cp, count_params, randomize_bn,
-                             relative_error)
+from backbone_checks import (BackboneContract, check_equivalent,
+                             check_forward_backward, count_params,
+                             randomize_bn, relative_error)
 from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmpretrain.models import RepVGG as MMPretrainRepVGG
@@ -249,15 +246,24 @@ def test_channels_last_training_does_not_crash():
 # --------------------------------------------------------------------- #
 # The backbone contract (shared checks)
 # --------------------------------------------------------------------- #
-def test_forward_backward_and_feature_info():
-    model = factory(out_indices=(0, 1, 2, 3))
-    check_forward_backward(model, small_input(2))
-    assert model.feature_info == [
+class TestRepVGGContract(BackboneContract):
+    num_stages = 4
+    input_size = SMALL
+    registry_cfg = dict(type='RepVGG', arch='A0')
+
+    @staticmethod
+    def build(**kwargs):
+        return factory(**kwargs)
+
+
+def test_feature_info_and_default_output():
+    assert factory(out_indices=(0, 1, 2, 3)).feature_info == [
         dict(index=0, channels=48, stride=4),
         dict(index=1, channels=96, stride=8),
         dict(index=2, channels=192, stride=16),
         dict(index=3, channels=1280, stride=32),
     ]
+    assert factory().out_indices == (3, )  # mmpretrain's default
 
 
 def test_deploy_form_forward_backward():
@@ -266,13 +272,7 @@ def test_deploy_form_forward_backward():
     assert not any(isinstance(m, _BatchNorm) for m in model.modules())
 
 
-def test_out_indices():
-    check_out_indices(factory, small_input(), num_stages=4)
-    assert factory().out_indices == (3, )  # mmpretrain's default
-
-
 def test_bad_arguments():
-    check_bad_arguments(factory, num_stages=4)
     with pytest.raises(ValueError, match=r"arch must be one of \['A0'"):
         RepVGG('A3')
     with pytest.raises(TypeError, match='arch must be'):
@@ -288,7 +288,6 @@ def test_bad_arguments():
         RepVGG('A0', strides=(2, 2, 2))
     with pytest.raises(ValueError, match='add_ppf'):
         RepVGG('A0', add_ppf=True)
-    check_bad_input(factory(), small_input())
 
 
 def test_custom_arch_as_in_mmpretrain():
@@ -301,24 +300,6 @@ def test_custom_arch_as_in_mmpretrain():
     assert count_params(ours) == count_params(ref)
     assert ours.stage_2[1].branch_3x3.conv.groups == 2
     assert [o.shape[1] for o in ours(small_input())] == [16, 32]
-
-
-@pytest.mark.parametrize('frozen', [0, 2, 4])
-def test_frozen_stages(frozen):
-    check_frozen_stages(factory, frozen)
-
-
-def test_norm_eval():
-    check_norm_eval(factory, small_input(2))
-
-
-def test_with_cp():
-    check_with_cp(lambda **kw: factory(out_indices=(0, 3), **kw),
-                  small_input(2))
-
-
-def test_channels_last():
-    check_channels_last(factory(out_indices=(0, 1, 2, 3)), small_input(2))
 
 
 def test_dilated_stages_keep_resolution():
@@ -342,9 +323,8 @@ def test_registry_and_mmpretrain_config_port():
     assert model.stage_1[0].branch_reparam.groups == 1
 
 
-def test_eval_returns_self_and_switch_sets_deploy():
+def test_switch_sets_deploy():
     model = factory()
-    assert model.eval() is model and not model.training
     model.switch_to_deploy()
     assert model.deploy and all(
         m.deploy for m in model.modules() if isinstance(m, RepVGGBlock))
