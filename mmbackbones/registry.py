@@ -45,8 +45,10 @@ METRICS = _child(mmpretrain_registry.METRICS)
 EVALUATORS = _child(mmpretrain_registry.EVALUATORS)
 VISUALIZERS = _child(mmpretrain_registry.VISUALIZERS)
 VISBACKENDS = _child(mmpretrain_registry.VISBACKENDS)
-# mmpretrain's batch augments (Mixup, CutMix) live in a root registry of
-# its own, which ImageClassifier builds from directly; nothing to wrap.
+# mmpretrain's batch augments (Mixup, CutMix) live in a root registry of its
+# own; a child with our scope lets ImageClassifier find them without
+# mmengine warning that the 'mmbackbones' scope has no such registry.
+BATCH_AUGMENTS = _child(mmpretrain_registry.BATCH_AUGMENTS)
 
 __all__ = [
     'SCOPE', 'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS',
@@ -54,5 +56,5 @@ __all__ = [
     'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATASETS',
     'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS',
     'WEIGHT_INITIALIZERS', 'TASK_UTILS', 'METRICS', 'EVALUATORS',
-    'VISUALIZERS', 'VISBACKENDS'
+    'VISUALIZERS', 'VISBACKENDS', 'BATCH_AUGMENTS'
 ]

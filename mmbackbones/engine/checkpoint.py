@@ -114,6 +114,11 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+    # mkstemp creates the file 0600; give it the permissions a plain open()
+    # would (0666 less the umask), so outputs are not accidentally private.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)

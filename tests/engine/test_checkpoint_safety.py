@@ -116,3 +116,11 @@ def test_no_code_path_loads_with_weights_only_false():
                     'pickle.load(' in text:
                 offenders.append(str(path))
     assert not offenders
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    path = tmp_path / 'out.pth'
+    save_checkpoint_file({'a': torch.ones(1)}, str(path))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
