@@ -11,6 +11,7 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
+from ..layers.pooled_conv import PooledConv1x1
 from .resnet import Bottleneck, ResNetArch, ResNetV1d
 from .resnext import check_group_width
 
@@ -77,12 +78,13 @@ class SplitAttentionConv2d(nn.Module):
                                                   postfix=0)
         self.add_module(self.norm0_name, norm0)
         self.relu = nn.ReLU(inplace=True)
-        self.fc1 = nn.Conv2d(channels, inter_channels, 1, groups=groups)
+        # Matrix products on the pooled vector (see PooledConv1x1).
+        self.fc1 = PooledConv1x1(channels, inter_channels, groups=groups)
         self.norm1_name, norm1 = build_norm_layer(norm_cfg, inter_channels,
                                                   postfix=1)
         self.add_module(self.norm1_name, norm1)
-        self.fc2 = nn.Conv2d(inter_channels, channels * radix, 1,
-                             groups=groups)
+        self.fc2 = PooledConv1x1(inter_channels, channels * radix,
+                                 groups=groups)
 
     @property
     def norm0(self) -> nn.Module:

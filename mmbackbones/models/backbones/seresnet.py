@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from mmbackbones.registry import MODELS
 from ..layers import SELayer, make_divisible
+from ..layers.pooled_conv import PooledConv1x1
 from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
 from .resnext import check_group_width
 
@@ -26,6 +27,19 @@ class _ConvSlot(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
+
+
+def resnet_se_layer(channels: int, ratio: int) -> SELayer:
+    """The shared :class:`SELayer` with mmpretrain's keys and squeeze width
+    (``make_divisible(channels // ratio, 8)``), its 1x1 convolutions run as
+    matrix products (:class:`PooledConv1x1`: much faster on CPU, above all
+    in channels_last) and an in-place ReLU."""
+    squeeze = make_divisible(channels // ratio, 8)
+    se = SELayer(channels, squeeze_channels=squeeze,
+                 act_cfg=dict(type='ReLU', inplace=True))
+    se.conv1 = _ConvSlot(PooledConv1x1(channels, squeeze))
+    se.conv2 = _ConvSlot(PooledConv1x1(squeeze, channels))
+    return se
 
 
 class SEBottleneck(Bottleneck):
@@ -50,11 +64,7 @@ class SEBottleneck(Bottleneck):
                 se_ratio, int) or se_ratio < 1:
             raise ValueError(
                 f'se_ratio must be a positive int, but got {se_ratio!r}')
-        self.se_layer = SELayer(
-            out_channels,
-            squeeze_channels=make_divisible(out_channels // se_ratio, 8))
-        self.se_layer.conv1 = _ConvSlot(self.se_layer.conv1)
-        self.se_layer.conv2 = _ConvSlot(self.se_layer.conv2)
+        self.se_layer = resnet_se_layer(out_channels, se_ratio)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         return self.se_layer(super().residual(x))

@@ -10,6 +10,7 @@ from timm import create_model
 
 from mmbackbones.converters import convert_state_dict
 from mmbackbones.models import ResNeSt, radix_softmax
+from mmbackbones.models.layers.pooled_conv import PooledConv1x1
 
 #: Zhang et al. Table 7: depth -> timm's model (deep stem of 64 channels for
 #: ResNeSt-50, 128 for the deeper ones).
@@ -61,6 +62,28 @@ def test_radix_softmax():
     torch.testing.assert_close(out, expected)
     gate = radix_softmax(x, radix=1, groups=2)
     torch.testing.assert_close(gate, torch.sigmoid(x).view(2, -1))
+
+
+@pytest.mark.parametrize('groups', [1, 4])
+@pytest.mark.parametrize('memory_format',
+                         [torch.contiguous_format, torch.channels_last])
+def test_pooled_conv_equals_conv(groups, memory_format):
+    conv = torch.nn.Conv2d(64, 32, 1, groups=groups)
+    fast = PooledConv1x1(64, 32, groups=groups)
+    fast.load_state_dict(conv.state_dict())  # the same keys and shapes
+    conv, fast = (m.to(memory_format=memory_format) for m in (conv, fast))
+    for size in (1, 3):  # the matrix product, then the convolution path
+        x = torch.rand(2, 64, size, size).contiguous(
+            memory_format=memory_format)
+        grads = []
+        for module in (conv, fast):
+            inp = x.clone().requires_grad_(True)
+            out = module(inp)
+            (out * torch.arange(out.numel()).view_as(out)).sum().backward()
+            grads.append((out, inp.grad, module.weight.grad, module.bias.grad))
+            module.zero_grad()
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b)
 
 
 def test_avd_pool_takes_the_stride():
