@@ -1,19 +1,10 @@
-# ResNeXt-50 (32x4d) on ImageNet-1k with the ResNet-50 "Bag of Tricks"
-# recipe: total batch 1024 (8 GPUs x 128), SGD lr 0.4 (0.1 per 256 images, as
-# in Xie et al.), 5 warm-up epochs then cosine, label smoothing 0.1, Mixup 0.2.
+# ResNeXt-50 (32x4d) on ImageNet-1k with the ResNet-50 recipe
+# (configs/resnet.py: total batch 1024, SGD lr 0.4 = 0.1 per 256 images as
+# in Xie et al., 5 warm-up epochs then cosine over 200 epochs, label
+# smoothing 0.1, Mixup 0.2).
 # ``python tools/train.py configs/resnext.py``
 from mmengine.config import read_base
 
 with read_base():
-    from ._base_.datasets.imagenet import *  # noqa: F401,F403
-    from ._base_.default_runtime import *  # noqa: F401,F403
+    from .resnet import *  # noqa: F401,F403
     from ._base_.models.resnext import *  # noqa: F401,F403
-    from ._base_.schedules.imagenet_sgd_cosine import *  # noqa: F401,F403
-
-# Mixed images need longer training: 200 epochs (Bag of Tricks, 5.3).
-max_epochs = 200
-optim_wrapper.update(
-    optimizer=dict(optim_wrapper['optimizer'], lr=0.4, weight_decay=1e-4,
-                   nesterov=False))
-param_scheduler[1].update(end=max_epochs)  # the cosine phase
-train_cfg.update(max_epochs=max_epochs)

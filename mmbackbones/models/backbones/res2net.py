@@ -13,7 +13,8 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 
 from mmbackbones.registry import MODELS
-from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
+from .resnet import (RESNET_ARCHS, Bottleneck, ResNet, ResNetArch,
+                     check_positive_int)
 
 __all__ = ['Res2Net', 'Bottle2neck', 'RES2NET_ARCHS', 'RES2NET_VARIANTS']
 
@@ -50,10 +51,8 @@ class Bottle2neck(Bottleneck):
                  base_width: int = 26,
                  stage_type: str = 'normal',
                  **kwargs):
-        if isinstance(scales, bool) or not isinstance(scales,
-                                                      int) or scales < 2:
-            raise ValueError('scales must be an int >= 2 (Res2Net with one '
-                             f'scale is ResNet), but got {scales!r}')
+        # One scale would be ResNet.
+        check_positive_int('scales', scales, minimum=2)
         if stage_type not in ('normal', 'stage'):
             raise ValueError("stage_type must be 'normal' or 'stage', but "
                              f'got {stage_type!r}')
@@ -139,8 +138,6 @@ class Res2Net(ResNet):
     """
 
     ARCHS = RES2NET_ARCHS
-    BLOCKS = {'Bottle2neck': Bottle2neck}
-    DEFAULT_BLOCK = Bottle2neck
 
     def __init__(self,
                  depth,
@@ -149,10 +146,7 @@ class Res2Net(ResNet):
                  deep_stem: bool = True,
                  avg_down: bool = True,
                  **kwargs):
-        if isinstance(base_width, bool) or not isinstance(
-                base_width, int) or base_width < 1:
-            raise ValueError(
-                f'base_width must be a positive int, but got {base_width!r}')
+        check_positive_int('base_width', base_width)
         # Read by block_kwargs() while ResNet.__init__ builds the stages.
         self.scales = scales
         self.base_width = base_width

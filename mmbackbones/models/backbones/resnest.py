@@ -12,8 +12,8 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
 from ..layers.pooled_conv import PooledConv1x1
-from .resnet import Bottleneck, ResNetArch, ResNetV1d
-from .resnext import check_group_width
+from .resnet import Bottleneck, ResNetArch, ResNetV1d, check_positive_int
+from .resnext import ResNeXt
 
 __all__ = [
     'ResNeSt', 'SplitAttentionConv2d', 'SplitAttentionBottleneck',
@@ -170,8 +170,9 @@ RESNEST_ARCHS: Dict[int, ResNetArch] = {
 
 
 @MODELS.register_module()
-class ResNeSt(ResNetV1d):
-    """ResNeSt backbone (ResNet-D stem and shortcuts, split attention).
+class ResNeSt(ResNeXt, ResNetV1d):
+    """ResNeSt backbone: ResNeXt with split-attention bottlenecks, on the
+    ResNet-D stem and shortcuts.
 
     Args:
         depth (int | dict): 50, 101, 152, 200 or 269.
@@ -195,8 +196,6 @@ class ResNeSt(ResNetV1d):
     """
 
     ARCHS = RESNEST_ARCHS
-    BLOCKS = {'SplitAttentionBottleneck': SplitAttentionBottleneck}
-    DEFAULT_BLOCK = SplitAttentionBottleneck
 
     def __init__(self,
                  depth,
@@ -206,23 +205,16 @@ class ResNeSt(ResNetV1d):
                  reduction_factor: int = 4,
                  avg_down_stride: bool = True,
                  **kwargs):
-        check_group_width(groups, width_per_group)
-        for name, value in (('radix', radix),
-                            ('reduction_factor', reduction_factor)):
-            if isinstance(value, bool) or not isinstance(value,
-                                                         int) or value < 1:
-                raise ValueError(
-                    f'{name} must be a positive int, but got {value!r}')
+        check_positive_int('radix', radix)
+        check_positive_int('reduction_factor', reduction_factor)
         # Read by block_kwargs() while ResNet.__init__ builds the stages.
-        self.groups = groups
-        self.width_per_group = width_per_group
         self.radix = radix
         self.reduction_factor = reduction_factor
         self.avg_down_stride = avg_down_stride
-        super().__init__(depth, **kwargs)
+        super().__init__(depth, groups=groups,
+                         width_per_group=width_per_group, **kwargs)
 
     def block_kwargs(self) -> dict:
-        return dict(groups=self.groups, width_per_group=self.width_per_group,
-                    base_channels=self.base_channels, radix=self.radix,
+        return dict(super().block_kwargs(), radix=self.radix,
                     reduction_factor=self.reduction_factor,
                     avg_down_stride=self.avg_down_stride)

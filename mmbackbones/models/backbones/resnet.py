@@ -374,6 +374,15 @@ RESNET_ARCHS: Dict[int, ResNetArch] = {
 }
 
 
+def check_positive_int(name: str, value, minimum: int = 1) -> None:
+    """ValueError naming the argument unless ``value`` is an int (not a
+    bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or (value <
+                                                                 minimum):
+        raise ValueError(f'{name} must be an int >= {minimum}, but got '
+                         f'{value!r}')
+
+
 def _check_positive_ints(name: str, values: Sequence, length: int) -> None:
     """At least ``length`` positive ints (one per stage; extra entries, as
     in the 4-stage defaults of a shorter network, are unused)."""
@@ -399,7 +408,8 @@ class ResNet(BaseBackbone):
     Args:
         depth (int | dict): A row of ``ARCHS`` (18, 34, 50, 101, 152), or a
             custom dict with ``stage_blocks`` and optionally ``block`` (a
-            class or ``'BasicBlock'`` / ``'Bottleneck'``) and
+            class, or the name of a block of ``ARCHS``: ``'BasicBlock'`` /
+            ``'Bottleneck'``; default the deepest row's) and
             ``stem_channels``.
         in_channels (int): Input image channels.
         stem_channels (int, optional): Stem output channels; the arch's
@@ -436,14 +446,9 @@ class ResNet(BaseBackbone):
         [(1, 64, 16, 16), (1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
+    #: The family's table. A custom ``depth`` dict may name any block of
+    #: it, and gets the deepest row's block when it names none.
     ARCHS: Dict[int, ResNetArch] = RESNET_ARCHS
-    #: Blocks a custom ``depth`` dict may name, and the one it gets when it
-    #: names none.
-    BLOCKS: Dict[str, Type[ResidualBlock]] = {
-        'BasicBlock': BasicBlock,
-        'Bottleneck': Bottleneck
-    }
-    DEFAULT_BLOCK: Type[ResidualBlock] = Bottleneck
 
     def __init__(self,
                  depth: Union[int, dict],
@@ -509,12 +514,13 @@ class ResNet(BaseBackbone):
             raise ValueError(f'custom depth has unknown keys {sorted(unknown)}'
                              " (valid: 'block', 'stage_blocks', "
                              "'stem_channels')")
-        block = arch.get('block', self.DEFAULT_BLOCK)
+        blocks = {a.block.__name__: a.block for a in self.ARCHS.values()}
+        block = arch.get('block', list(self.ARCHS.values())[-1].block)
         if isinstance(block, str):
-            if block not in self.BLOCKS:
+            if block not in blocks:
                 raise ValueError(f'custom depth: block must be one of '
-                                 f'{list(self.BLOCKS)}, but got {block!r}')
-            block = self.BLOCKS[block]
+                                 f'{list(blocks)}, but got {block!r}')
+            block = blocks[block]
         if not (isinstance(block, type) and issubclass(block, ResidualBlock)):
             raise TypeError('custom depth: block must be a ResidualBlock '
                             f'subclass or a name, but got {block!r}')

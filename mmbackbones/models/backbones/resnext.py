@@ -7,9 +7,9 @@ this file only adds the table and the registered class.
 from typing import Dict
 
 from mmbackbones.registry import MODELS
-from .resnet import RESNET_ARCHS, ResNet, ResNetArch
+from .resnet import RESNET_ARCHS, ResNet, ResNetArch, check_positive_int
 
-__all__ = ['ResNeXt', 'RESNEXT_ARCHS', 'check_group_width']
+__all__ = ['ResNeXt', 'RESNEXT_ARCHS']
 
 #: Xie et al. Table 1 (ResNeXt-50) and Sec. 5.1 (101); mmpretrain adds
 #: 152. The width ("32x4d", "64x4d", "32x8d") is ``groups`` x
@@ -18,16 +18,6 @@ RESNEXT_ARCHS: Dict[int, ResNetArch] = {
     depth: RESNET_ARCHS[depth]
     for depth in (50, 101, 152)
 }
-
-
-def check_group_width(groups: int, width_per_group: int) -> None:
-    """ValueError unless both are positive ints."""
-    for name, value in (('groups', groups),
-                        ('width_per_group', width_per_group)):
-        if isinstance(value, bool) or not isinstance(value,
-                                                     int) or value < 1:
-            raise ValueError(
-                f'{name} must be a positive int, but got {value!r}')
 
 
 @MODELS.register_module()
@@ -43,6 +33,9 @@ class ResNeXt(ResNet):
         **kwargs: :class:`~.resnet.ResNet` arguments (``strides``,
             ``dilations``, ``deep_stem``, ``avg_down``, ``out_indices``...).
 
+    Families with grouped bottlenecks (SE-ResNeXt, ResNeSt) derive from it
+    and add their block arguments in :meth:`block_kwargs`.
+
     Example:
         >>> model = ResNeXt(depth=50, groups=32, width_per_group=4,
         ...                 out_indices=(0, 3))
@@ -54,12 +47,15 @@ class ResNeXt(ResNet):
 
     def __init__(self, depth, groups: int = 32, width_per_group: int = 4,
                  **kwargs):
-        check_group_width(groups, width_per_group)
+        check_positive_int('groups', groups)
+        check_positive_int('width_per_group', width_per_group)
         # Read by block_kwargs() while ResNet.__init__ builds the stages.
         self.groups = groups
         self.width_per_group = width_per_group
         super().__init__(depth, **kwargs)
 
     def block_kwargs(self) -> dict:
-        return dict(groups=self.groups, width_per_group=self.width_per_group,
+        # Cooperative: SE-ResNeXt and ResNeSt add their own arguments.
+        return dict(super().block_kwargs(), groups=self.groups,
+                    width_per_group=self.width_per_group,
                     base_channels=self.base_channels)

@@ -11,8 +11,9 @@ import torch.nn as nn
 from mmbackbones.registry import MODELS
 from ..layers import SELayer, make_divisible
 from ..layers.pooled_conv import PooledConv1x1
-from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
-from .resnext import check_group_width
+from .resnet import (RESNET_ARCHS, Bottleneck, ResNet, ResNetArch,
+                     check_positive_int)
+from .resnext import ResNeXt
 
 __all__ = ['SEResNet', 'SEResNeXt', 'SEBottleneck', 'SERESNET_ARCHS']
 
@@ -60,10 +61,7 @@ class SEBottleneck(Bottleneck):
     def __init__(self, in_channels: int, out_channels: int,
                  se_ratio: int = 16, **kwargs):
         super().__init__(in_channels, out_channels, **kwargs)
-        if isinstance(se_ratio, bool) or not isinstance(
-                se_ratio, int) or se_ratio < 1:
-            raise ValueError(
-                f'se_ratio must be a positive int, but got {se_ratio!r}')
+        check_positive_int('se_ratio', se_ratio)
         self.se_layer = resnet_se_layer(out_channels, se_ratio)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,21 +91,21 @@ class SEResNet(ResNet):
     """
 
     ARCHS = SERESNET_ARCHS
-    BLOCKS = {'SEBottleneck': SEBottleneck}
-    DEFAULT_BLOCK = SEBottleneck
 
     def __init__(self, depth, se_ratio: int = 16, **kwargs):
+        check_positive_int('se_ratio', se_ratio)
         # Read by block_kwargs() while ResNet.__init__ builds the stages.
         self.se_ratio = se_ratio
         super().__init__(depth, **kwargs)
 
     def block_kwargs(self) -> dict:
-        return dict(se_ratio=self.se_ratio)
+        return dict(super().block_kwargs(), se_ratio=self.se_ratio)
 
 
 @MODELS.register_module()
-class SEResNeXt(SEResNet):
-    """SE-ResNeXt backbone: SE blocks with grouped 3x3 convolutions.
+class SEResNeXt(ResNeXt, SEResNet):
+    """SE-ResNeXt backbone: SE blocks with grouped 3x3 convolutions (the
+    arguments of :class:`~.resnext.ResNeXt` and :class:`SEResNet`).
 
     Args:
         depth (int | dict): 50, 101 or 152.
@@ -122,14 +120,4 @@ class SEResNeXt(SEResNet):
         torch.Size([1, 2048, 2, 2])
     """
 
-    def __init__(self, depth, groups: int = 32, width_per_group: int = 4,
-                 **kwargs):
-        check_group_width(groups, width_per_group)
-        self.groups = groups
-        self.width_per_group = width_per_group
-        super().__init__(depth, **kwargs)
-
-    def block_kwargs(self) -> dict:
-        return dict(super().block_kwargs(), groups=self.groups,
-                    width_per_group=self.width_per_group,
-                    base_channels=self.base_channels)
+    ARCHS = SERESNET_ARCHS

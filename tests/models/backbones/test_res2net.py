@@ -3,9 +3,8 @@ shared contract runs for Res2Net in test_resnet.py."""
 import pytest
 import torch
 from backbone_checks import check_equivalent, count_params, randomize_bn
-from mmpretrain.models import Res2Net as MMPretrainRes2Net
-from test_resnet import (build_meta, check_equivalent_outputs,
-                         mmpretrain_checkpoint, small_input)
+from test_resnet import (build_meta, check_mmpretrain_equivalence,
+                         small_input)
 from timm import create_model
 
 from mmbackbones.converters import convert_state_dict
@@ -47,14 +46,7 @@ def test_timm_equivalence(name, kwargs):
     dict(depth=50, scales=2, base_width=48),  # one 3x3 conv, v1b
 ])
 def test_mmpretrain_equivalence(kwargs):
-    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
-    ref = randomize_bn(MMPretrainRes2Net(**kwargs))
-    ours = Res2Net(**kwargs)
-    ours.load_state_dict(
-        convert_state_dict(mmpretrain_checkpoint(ref), 'mmpretrain', ours),
-        strict=True)
-    ref.eval()
-    check_equivalent_outputs(ours, ref, small_input())
+    check_mmpretrain_equivalence('Res2Net', **kwargs)
 
 
 def test_hierarchical_splits():
@@ -71,7 +63,7 @@ def test_hierarchical_splits():
 def test_bad_arguments():
     with pytest.raises(ValueError, match='scales must be an int >= 2'):
         Res2Net(depth=50, scales=1)
-    with pytest.raises(ValueError, match='base_width must be a positive'):
+    with pytest.raises(ValueError, match='base_width must be an int >= 1'):
         Res2Net(depth=50, base_width=0)
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         Res2Net(depth=34)

@@ -3,9 +3,8 @@ shared contract runs for ResNeSt in test_resnet.py."""
 import pytest
 import torch
 from backbone_checks import check_equivalent, count_params, randomize_bn
-from mmpretrain.models import ResNeSt as MMPretrainResNeSt
-from test_resnet import (build_meta, check_equivalent_outputs,
-                         mmpretrain_checkpoint, small_input)
+from test_resnet import (build_meta, check_mmpretrain_equivalence,
+                         small_input)
 from timm import create_model
 
 from mmbackbones.converters import convert_state_dict
@@ -42,14 +41,7 @@ def test_timm_equivalence():
     dict(radix=1, stem_channels=32),
 ])
 def test_mmpretrain_equivalence(kwargs):
-    kwargs = dict(kwargs, depth=50, out_indices=(0, 1, 2, 3))
-    ref = randomize_bn(MMPretrainResNeSt(**kwargs))
-    ours = ResNeSt(**kwargs)
-    ours.load_state_dict(
-        convert_state_dict(mmpretrain_checkpoint(ref), 'mmpretrain', ours),
-        strict=True)
-    ref.eval()
-    check_equivalent_outputs(ours, ref, small_input())
+    check_mmpretrain_equivalence('ResNeSt', **dict(kwargs, depth=50))
 
 
 def test_radix_softmax():
@@ -97,7 +89,7 @@ def test_avd_pool_takes_the_stride():
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         ResNeSt(depth=18)
-    with pytest.raises(ValueError, match='radix must be a positive int'):
+    with pytest.raises(ValueError, match='radix must be an int >= 1'):
         ResNeSt(depth=50, radix=0)
     with pytest.raises(ValueError, match='reduction_factor must be'):
         ResNeSt(depth=50, reduction_factor=-1)

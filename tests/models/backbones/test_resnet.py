@@ -55,14 +55,6 @@ def build_meta(factory, *args, **kwargs):
         return factory(*args, **kwargs)
 
 
-def mmpretrain_checkpoint(backbone, head_in=2048):
-    """A whole mmpretrain classifier checkpoint around a backbone's weights
-    (the converter must keep the backbone part)."""
-    state_dict = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
-    state_dict['head.fc.weight'] = torch.zeros(10, head_in)
-    return {'state_dict': state_dict}
-
-
 def check_equivalent_outputs(ours, reference, x, rtol=1e-5):
     """Like ``check_equivalent`` for every output at once (one forward of
     each model); ``reference`` returns the same number of maps."""
@@ -74,6 +66,22 @@ def check_equivalent_outputs(ours, reference, x, rtol=1e-5):
         assert out.shape == ref.shape, (i, out.shape, ref.shape)
         err = relative_error(out, ref)
         assert err <= rtol, f'output {i}: relative error {err:.2e}'
+
+
+def check_mmpretrain_equivalence(type_name, **kwargs):
+    """Our type and mmpretrain's of the same name, with the same arguments:
+    a whole mmpretrain classifier checkpoint (the converter keeps the
+    backbone part) gives the same four outputs."""
+    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
+    ref = randomize_bn(getattr(mmpretrain_models, type_name)(**kwargs))
+    state_dict = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
+    state_dict['head.fc.weight'] = torch.zeros(10, ref.feat_dim)
+    ours = getattr(models, type_name)(**kwargs)
+    ours.load_state_dict(
+        convert_state_dict({'state_dict': state_dict}, 'mmpretrain', ours),
+        strict=True)
+    ref.eval()  # mmpretrain's train() returns None, so no chaining
+    check_equivalent_outputs(ours, ref, small_input())
 
 
 # --------------------------------------------------------------------- #
@@ -112,6 +120,7 @@ def test_norm_eval(name):
 @pytest.mark.parametrize('name', list(FAMILIES))
 def test_out_indices_and_bad_arguments(name):
     factory = family_factory(name)
+    check_out_indices(factory, small_input(1), num_stages=4)
     check_bad_arguments(factory, num_stages=4)
     model = factory()
     assert model.out_indices == (3, )  # mmpretrain's default
@@ -174,14 +183,7 @@ def test_timm_equivalence(cls, name):
                     style='caffe')),
 ])
 def test_mmpretrain_equivalence(cls, kwargs):
-    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
-    ref = randomize_bn(getattr(mmpretrain_models, cls)(**kwargs))
-    ours = getattr(models, cls)(**kwargs)
-    ours.load_state_dict(
-        convert_state_dict(mmpretrain_checkpoint(ref), 'mmpretrain', ours),
-        strict=True)
-    ref.eval()  # mmpretrain's train() returns None, so no chaining
-    check_equivalent_outputs(ours, ref, small_input(2, 32))
+    check_mmpretrain_equivalence(cls, **kwargs)
 
 
 def test_dilated_strides_feature_info():

@@ -5,9 +5,8 @@ import pytest
 import torchvision
 from backbone_checks import check_equivalent, count_params, randomize_bn
 from mmpretrain.models import ResNeXt as MMPretrainResNeXt
-from test_resnet import (build_meta, check_equivalent_outputs,
-                         mmpretrain_checkpoint, small_input,
-                         torchvision_features)
+from test_resnet import (build_meta, check_mmpretrain_equivalence,
+                         small_input, torchvision_features)
 from timm import create_model
 
 from mmbackbones.converters import convert_state_dict
@@ -61,14 +60,7 @@ def test_torchvision_equivalence():
     dict(groups=64, width_per_group=4, deep_stem=True, avg_down=True),
 ])
 def test_mmpretrain_equivalence(kwargs):
-    kwargs = dict(kwargs, depth=50, out_indices=(0, 1, 2, 3))
-    ref = randomize_bn(MMPretrainResNeXt(**kwargs))
-    ours = ResNeXt(**kwargs)
-    ours.load_state_dict(
-        convert_state_dict(mmpretrain_checkpoint(ref), 'mmpretrain', ours),
-        strict=True)
-    ref.eval()
-    check_equivalent_outputs(ours, ref, small_input())
+    check_mmpretrain_equivalence('ResNeXt', **dict(kwargs, depth=50))
 
 
 def test_width_follows_groups_and_stage():
@@ -84,7 +76,7 @@ def test_width_follows_groups_and_stage():
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         ResNeXt(depth=18)
-    with pytest.raises(ValueError, match='groups must be a positive int'):
+    with pytest.raises(ValueError, match='groups must be an int >= 1'):
         ResNeXt(depth=50, groups=0)
     with pytest.raises(ValueError, match='width_per_group must be'):
         ResNeXt(depth=50, width_per_group=2.5)

@@ -1,20 +1,10 @@
-# ResNeSt-50 classifier: label smoothing 0.1 and Mixup (alpha 0.2).
-from mmpretrain.models import (GlobalAveragePooling, ImageClassifier,
-                               LabelSmoothLoss, LinearClsHead, Mixup)
+# ResNeSt-50 classifier: the ResNet-50 one (label smoothing 0.1, Mixup 0.2)
+# with split-attention bottlenecks.
+from mmengine.config import read_base
 
 from mmbackbones.models import ResNeSt
 
-model = dict(
-    type=ImageClassifier,
-    backbone=dict(type=ResNeSt, depth=50, radix=2),
-    neck=dict(type=GlobalAveragePooling),
-    head=dict(
-        type=LinearClsHead,
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type=LabelSmoothLoss, label_smooth_val=0.1,
-                  mode='original'),
-        topk=(1, 5),
-    ),
-    train_cfg=dict(augments=[dict(type=Mixup, alpha=0.2)]),
-)
+with read_base():
+    from .resnet import *  # noqa: F401,F403
+
+model.update(backbone=dict(type=ResNeSt, depth=50, radix=2))

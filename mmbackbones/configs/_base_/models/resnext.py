@@ -1,20 +1,11 @@
-# ResNeXt-50 (32x4d) classifier: label smoothing 0.1 and Mixup (alpha 0.2).
-from mmpretrain.models import (GlobalAveragePooling, ImageClassifier,
-                               LabelSmoothLoss, LinearClsHead, Mixup)
+# ResNeXt-50 (32x4d) classifier: the ResNet-50 one (label smoothing 0.1,
+# Mixup 0.2) with grouped bottlenecks.
+from mmengine.config import read_base
 
 from mmbackbones.models import ResNeXt
 
-model = dict(
-    type=ImageClassifier,
-    backbone=dict(type=ResNeXt, depth=50, groups=32, width_per_group=4),
-    neck=dict(type=GlobalAveragePooling),
-    head=dict(
-        type=LinearClsHead,
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type=LabelSmoothLoss, label_smooth_val=0.1,
-                  mode='original'),
-        topk=(1, 5),
-    ),
-    train_cfg=dict(augments=[dict(type=Mixup, alpha=0.2)]),
-)
+with read_base():
+    from .resnet import *  # noqa: F401,F403
+
+model.update(
+    backbone=dict(type=ResNeXt, depth=50, groups=32, width_per_group=4))

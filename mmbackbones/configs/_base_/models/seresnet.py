@@ -1,20 +1,10 @@
-# SE-ResNet-50 classifier: label smoothing 0.1 and Mixup (alpha 0.2).
-from mmpretrain.models import (GlobalAveragePooling, ImageClassifier,
-                               LabelSmoothLoss, LinearClsHead, Mixup)
+# SE-ResNet-50 classifier: the ResNet-50 one (label smoothing 0.1, Mixup 0.2)
+# with squeeze-and-excitation bottlenecks.
+from mmengine.config import read_base
 
 from mmbackbones.models import SEResNet
 
-model = dict(
-    type=ImageClassifier,
-    backbone=dict(type=SEResNet, depth=50, se_ratio=16),
-    neck=dict(type=GlobalAveragePooling),
-    head=dict(
-        type=LinearClsHead,
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type=LabelSmoothLoss, label_smooth_val=0.1,
-                  mode='original'),
-        topk=(1, 5),
-    ),
-    train_cfg=dict(augments=[dict(type=Mixup, alpha=0.2)]),
-)
+with read_base():
+    from .resnet import *  # noqa: F401,F403
+
+model.update(backbone=dict(type=SEResNet, depth=50, se_ratio=16))
