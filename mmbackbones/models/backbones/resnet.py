@@ -377,8 +377,8 @@ RESNET_ARCHS: Dict[int, ResNetArch] = {
 def check_positive_int(name: str, value, minimum: int = 1) -> None:
     """ValueError naming the argument unless ``value`` is an int (not a
     bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or (value <
-                                                                 minimum):
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or value < minimum:
         raise ValueError(f'{name} must be an int >= {minimum}, but got '
                          f'{value!r}')
 
