@@ -33,6 +33,15 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+def small_input(batch: int = 2, size: int = 32) -> torch.Tensor:
+    return torch.rand(batch, 3, size, size)
+
+
+def torchvision_features(model: nn.Module) -> nn.Module:
+    """A torchvision ResNet-like classifier without its pool and fc."""
+    return nn.Sequential(*list(model.children())[:-2])
+
+
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
@@ -173,6 +182,45 @@ def check_equivalent(ours: nn.Module, reference: Callable, x: torch.Tensor,
     err = relative_error(out, ref)
     assert out.shape == ref.shape, (out.shape, ref.shape)
     assert err <= rtol, f'relative error {err:.2e} > {rtol:.0e}'
+
+
+def build_meta(factory, *args, **kwargs):
+    """Build without allocating weights: for counting parameters."""
+    with torch.device('meta'):
+        return factory(*args, **kwargs)
+
+
+def check_equivalent_outputs(ours, reference, x, rtol=1e-5):
+    """Like ``check_equivalent`` for every output at once (one forward of
+    each model); ``reference`` returns the same number of maps."""
+    ours.eval()
+    with torch.no_grad():
+        outs, refs = ours(x), reference(x)
+    assert len(outs) == len(refs)
+    for i, (out, ref) in enumerate(zip(outs, refs)):
+        assert out.shape == ref.shape, (i, out.shape, ref.shape)
+        err = relative_error(out, ref)
+        assert err <= rtol, f'output {i}: relative error {err:.2e}'
+
+
+def check_mmpretrain_equivalence(type_name, **kwargs):
+    """Our type and mmpretrain's of the same name, with the same arguments:
+    a whole mmpretrain classifier checkpoint (the converter keeps the
+    backbone part) gives the same four outputs."""
+    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
+    from mmpretrain import models as mmpretrain_models
+
+    from mmbackbones import models
+    from mmbackbones.converters import convert_state_dict
+    ref = randomize_bn(getattr(mmpretrain_models, type_name)(**kwargs))
+    state_dict = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
+    state_dict['head.fc.weight'] = torch.zeros(10, ref.feat_dim)
+    ours = getattr(models, type_name)(**kwargs)
+    ours.load_state_dict(
+        convert_state_dict({'state_dict': state_dict}, 'mmpretrain', ours),
+        strict=True)
+    ref.eval()  # mmpretrain's train() returns None, so no chaining
+    check_equivalent_outputs(ours, ref, torch.rand(2, 3, 32, 32))
 
 
 class BackboneContract:

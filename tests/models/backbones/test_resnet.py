@@ -4,13 +4,13 @@ Res2Net): their reference tests live in their own files."""
 import pytest
 import torch
 import torchvision
-from backbone_checks import (check_bad_arguments, check_bad_input,
-                             check_channels_last, check_equivalent,
+from backbone_checks import (build_meta, check_bad_arguments,
+                             check_bad_input, check_channels_last,
+                             check_equivalent, check_equivalent_outputs,
                              check_forward_backward, check_frozen_stages,
-                             check_norm_eval, check_out_indices,
-                             check_with_cp, count_params, randomize_bn,
-                             relative_error)
-from mmpretrain import models as mmpretrain_models
+                             check_mmpretrain_equivalence, check_norm_eval,
+                             check_out_indices, check_with_cp, count_params,
+                             randomize_bn, small_input, torchvision_features)
 from timm import create_model
 
 from mmbackbones import models
@@ -36,52 +36,9 @@ FAMILIES = {
 }
 
 
-def small_input(batch=2, size=32):
-    return torch.rand(batch, 3, size, size)
-
-
 def family_factory(name):
     type_name, arch = FAMILIES[name]
     return lambda **kw: getattr(models, type_name)(**arch, **kw)
-
-
-def torchvision_features(model):
-    return torch.nn.Sequential(*list(model.children())[:-2])
-
-
-def build_meta(factory, *args, **kwargs):
-    """Build without allocating weights: for counting parameters."""
-    with torch.device('meta'):
-        return factory(*args, **kwargs)
-
-
-def check_equivalent_outputs(ours, reference, x, rtol=1e-5):
-    """Like ``check_equivalent`` for every output at once (one forward of
-    each model); ``reference`` returns the same number of maps."""
-    ours.eval()
-    with torch.no_grad():
-        outs, refs = ours(x), reference(x)
-    assert len(outs) == len(refs)
-    for i, (out, ref) in enumerate(zip(outs, refs)):
-        assert out.shape == ref.shape, (i, out.shape, ref.shape)
-        err = relative_error(out, ref)
-        assert err <= rtol, f'output {i}: relative error {err:.2e}'
-
-
-def check_mmpretrain_equivalence(type_name, **kwargs):
-    """Our type and mmpretrain's of the same name, with the same arguments:
-    a whole mmpretrain classifier checkpoint (the converter keeps the
-    backbone part) gives the same four outputs."""
-    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
-    ref = randomize_bn(getattr(mmpretrain_models, type_name)(**kwargs))
-    state_dict = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
-    state_dict['head.fc.weight'] = torch.zeros(10, ref.feat_dim)
-    ours = getattr(models, type_name)(**kwargs)
-    ours.load_state_dict(
-        convert_state_dict({'state_dict': state_dict}, 'mmpretrain', ours),
-        strict=True)
-    ref.eval()  # mmpretrain's train() returns None, so no chaining
-    check_equivalent_outputs(ours, ref, small_input())
 
 
 # --------------------------------------------------------------------- #

@@ -3,10 +3,10 @@ mmpretrain. The shared contract (train step, channels_last, freezing...)
 runs for ResNeXt in test_resnet.py."""
 import pytest
 import torchvision
-from backbone_checks import check_equivalent, count_params, randomize_bn
+from backbone_checks import (build_meta, check_equivalent,
+                             check_mmpretrain_equivalence, count_params,
+                             randomize_bn, small_input, torchvision_features)
 from mmpretrain.models import ResNeXt as MMPretrainResNeXt
-from test_resnet import (build_meta, check_mmpretrain_equivalence,
-                         small_input, torchvision_features)
 from timm import create_model
 
 from mmbackbones.converters import convert_state_dict

@@ -2,9 +2,9 @@
 mmpretrain. The shared contract runs for both in test_resnet.py."""
 import pytest
 import torch
-from backbone_checks import check_equivalent, count_params, randomize_bn
-from test_resnet import (build_meta, check_mmpretrain_equivalence,
-                         small_input)
+from backbone_checks import (build_meta, check_equivalent,
+                             check_mmpretrain_equivalence, count_params,
+                             randomize_bn, small_input)
 from timm import create_model
 
 from mmbackbones.converters import convert_state_dict
