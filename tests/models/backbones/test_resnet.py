@@ -6,7 +6,7 @@ import torch
 import torchvision
 from backbone_checks import (build_meta, check_bad_arguments,
                              check_bad_input, check_channels_last,
-                             check_equivalent, check_equivalent_outputs,
+                             check_equivalent,
                              check_forward_backward, check_frozen_stages,
                              check_mmpretrain_equivalence, check_norm_eval,
                              check_out_indices, check_with_cp, count_params,
