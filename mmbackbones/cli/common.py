@@ -96,6 +96,16 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def load_run_config(args) -> Config:
+    """The config of a train/test run: ``--cfg-options`` applied, launcher
+    and work dir (``--work-dir``, the config's, or work_dirs/<name>) set."""
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = (args.work_dir or cfg.get('work_dir')
+                    or default_work_dir(args.config))
+    return cfg
+
+
 def _dataset_paths(dataset: dict) -> List[str]:
     """The files/folders a dataset config needs to exist."""
     root = dataset.get('data_root', '') or ''

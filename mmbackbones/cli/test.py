@@ -10,7 +10,7 @@ from mmengine.model import is_model_wrapper
 
 from mmbackbones.engine.checkpoint import load_checkpoint_file
 from .common import (add_cfg_options, check_datasets, checkpoint_fits,
-                     default_work_dir, load_config, run_tool)
+                     load_run_config, run_tool)
 from .runner import build_runner, setup_launcher
 
 
@@ -37,10 +37,7 @@ def load_weights_strictly(model, checkpoint_path: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = (args.work_dir or cfg.get('work_dir')
-                    or default_work_dir(args.config))
+    cfg = load_run_config(args)
     check_datasets(cfg, ['test_dataloader'])
     # Read the file before building anything: a bad file fails fast.
     load_checkpoint_file(args.checkpoint)

@@ -14,8 +14,8 @@ from mmengine.config import Config
 
 from mmbackbones.datasets import prepare_data
 from .common import (ToolError, add_cfg_options, check_checkpoint_arg,
-                     check_datasets, checkpoint_fits, default_work_dir,
-                     load_config, run_tool)
+                     check_datasets, checkpoint_fits, load_run_config,
+                     run_tool)
 from .runner import build_runner, setup_amp, setup_launcher
 
 
@@ -68,10 +68,7 @@ def _resolve_resume(cfg: Config, resume: Optional[str]) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = (args.work_dir or cfg.get('work_dir')
-                    or default_work_dir(args.config))
+    cfg = load_run_config(args)
     if cfg.get('prepare_data'):
         prepare_data(cfg.prepare_data)
     if args.no_validate:
