@@ -1,9 +1,10 @@
 """bfloat16 autocast training on CPU.
 
 mmengine 0.10.7's ``AmpOptimWrapper`` refuses the CPU. On CPUs with
-AVX-512 BF16 / AMX, bfloat16 autocast trains convnets about 2x faster than
-fp32 (ResNet-50: x2.4 on the development machines). bfloat16 has fp32's
-exponent range, so no loss scaling is needed.
+AVX-512 BF16 / AMX, bfloat16 autocast can train dense convnets faster than
+fp32 (ResNet-50, contiguous, 2 threads: x1.5 in our noisy measurement) but
+depthwise convolutions are slower in bfloat16 (ShuffleNetV2: x0.6), so
+measure per model. bfloat16 has fp32's exponent range: no loss scaling.
 """
 from contextlib import contextmanager
 
