@@ -4,7 +4,6 @@ Bad input to a tool is one clear message and a non-zero exit, never a
 traceback: every check here raises :class:`ToolError`, and :func:`run_tool`
 turns it (and the library's own ``CheckpointError``) into that message.
 """
-import os
 import os.path as osp
 import sys
 from typing import Any, Callable, List, Optional, Sequence
@@ -153,14 +152,6 @@ def check_checkpoint_arg(path: Optional[str], what: str) -> None:
 def default_work_dir(config_path: str) -> str:
     name = osp.splitext(osp.basename(config_path))[0]
     return osp.join('work_dirs', name)
-
-
-def cpu_only() -> bool:
-    return not torch.cuda.is_available()
-
-
-def launched_by_torchrun() -> bool:
-    return 'LOCAL_RANK' in os.environ and 'WORLD_SIZE' in os.environ
 
 
 def checkpoint_fits(model: torch.nn.Module, path: str) -> dict:
