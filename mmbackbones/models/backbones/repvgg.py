@@ -24,7 +24,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, as_named_arch, make_stage_strides
-from ..layers import SELayer, fold_bn, make_divisible, pad_kernel
+from ..layers import (SELayer, conv2d_relu, fold_bn, make_divisible,
+                      pad_kernel)
 
 __all__ = ['RepVGG', 'RepVGGBlock', 'RepVGGArch', 'REPVGG_ARCHS']
 
@@ -108,7 +109,9 @@ class RepVGGBlock(nn.Module):
     form, ``act(se(conv3x3(x)))`` in deploy form.
 
     The identity BN exists only where the block keeps its shape (same
-    channels, stride 1, "same" padding).
+    channels, stride 1, "same" padding). In deploy form with a ReLU and no
+    SE, CPU inference runs the conv and the ReLU as one oneDNN call
+    (:func:`~mmbackbones.models.layers.conv2d_relu`).
 
     Args:
         in_channels (int): Input channels.
@@ -196,6 +199,8 @@ class RepVGGBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.deploy:
+            if self.se_layer is None and type(self.act) is nn.ReLU:
+                return conv2d_relu(self.branch_reparam, x)
             out = self.branch_reparam(x)
         else:
             out = self.branch_3x3(x) + self.branch_1x1(x)

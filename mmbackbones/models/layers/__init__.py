@@ -1,10 +1,10 @@
 """Shared bricks used by several backbone families."""
-from .conv import conv_norm_act
+from .conv import conv2d_relu, conv_norm_act
 from .reparam import fold_bn, pad_kernel
 from .se import SELayer
 from .utils import channel_shuffle, make_divisible
 
 __all__ = [
-    'conv_norm_act', 'fold_bn', 'pad_kernel', 'SELayer', 'channel_shuffle',
-    'make_divisible'
+    'conv_norm_act', 'conv2d_relu', 'fold_bn', 'pad_kernel', 'SELayer',
+    'channel_shuffle', 'make_divisible'
 ]
