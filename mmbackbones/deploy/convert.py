@@ -5,7 +5,8 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
-from .fuse import ConvBNPair, find_conv_bn_pairs, fuse_conv_bn
+from .fuse import (ConvBNPair, disable_efficient_conv_bn_eval,
+                   find_conv_bn_pairs, fuse_conv_bn)
 from .reparam import reparameterize
 
 
@@ -49,6 +50,7 @@ def convert_to_deploy(model: nn.Module,
         if inputs is None:
             raise ValueError('convert_to_deploy needs example inputs to find '
                              'the Conv -> BN pairs (or fuse=False)')
+        disable_efficient_conv_bn_eval(model)
         info.fused = find_conv_bn_pairs(model, inputs)
         fuse_conv_bn(model, info.fused)
     return info

@@ -198,17 +198,34 @@ def _replace_everywhere(model: nn.Module, old: nn.Module,
                 setattr(parent, key, new)
 
 
+def disable_efficient_conv_bn_eval(model: nn.Module) -> None:
+    """Switch off mmcv's ``efficient_conv_bn_eval`` in every ConvModule.
+
+    In eval mode it runs a ConvModule's conv and BN as one call with a
+    folded weight computed on every forward, so the BN never reads the
+    conv's output and the trace would find no pair; folding does the same
+    once, ahead of time.
+    """
+    for module in model.modules():
+        if getattr(module, 'efficient_conv_bn_eval_forward', None):
+            module.efficient_conv_bn_eval_forward = None
+
+
 def fuse_conv_bn(model: nn.Module, pairs: Sequence[ConvBNPair]) -> None:
     """Fold each BN of ``pairs`` into its convolution, in place.
 
     The convolution gets the folded weight and a bias; the BatchNorm is
     replaced by ``nn.Identity``. Also used to give a freshly built model the
-    fused structure before a fused state dict is loaded into it.
+    fused structure before a fused state dict is loaded into it (so it also
+    switches off ``efficient_conv_bn_eval``, which would apply the
+    Identity as a BN).
 
     Raises:
         ValueError: a name that is not a foldable conv / BN of ``model``,
             or channel counts that do not match.
     """
+    if pairs:
+        disable_efficient_conv_bn_eval(model)
     for conv_name, bn_name in pairs:
         conv = _submodule(model, conv_name, is_foldable_conv,
                           'a plain convolution')

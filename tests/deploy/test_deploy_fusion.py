@@ -188,6 +188,28 @@ def test_fused_structure_rebuilds_from_names():
     assert not any(k.startswith('bn') for k in deployed.state_dict())
 
 
+def test_efficient_conv_bn_eval_modules_are_folded():
+    """mmcv's efficient_conv_bn_eval hides the BN from the trace; the
+    converter switches it off, folds, and a rebuilt model (built with the
+    flag on, as its config says) takes the fused state dict."""
+
+    def build():
+        return nn.Sequential(*[
+            ConvModule(cin, cout, 3, padding=1, norm_cfg=dict(type='BN'),
+                       efficient_conv_bn_eval=True)
+            for cin, cout in ((3, 8), (8, 8))])
+
+    x = torch.randn(2, 3, 16, 16)
+    deployed, info, error = convert_and_compare(build(), x)
+    assert info.fused == [('0.conv', '0.bn'), ('1.conv', '1.bn')]
+    assert count_bn(deployed) == 0 and error <= 1e-5
+    fresh = build().eval()
+    fuse_conv_bn(fresh, info.fused)
+    fresh.load_state_dict(deployed.state_dict(), strict=True)
+    with torch.no_grad():
+        assert relative_error(fresh(x), deployed(x)) == 0
+
+
 def test_fuse_rejects_bad_pairs():
     model = PostActBlock()
     with pytest.raises(ValueError, match='not a module'):

@@ -89,7 +89,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print(f'inference, batch {args.batch}, {args.size}x{args.size}, '
           f'{args.threads} threads, median of {args.steps} interleaved steps '
           f'after {args.warmup} warm-up, each form in its faster format')
-    print(f'{"backbone":<13} {"config":<26} {"training ms":>16} '
+    print(f'{"backbone":<13} {"config":<30} {"training ms":>16} '
           f'{"deploy ms":>16} {"speed-up":>8} {"fastest":>8}')
     results = {}
     for name in names:
@@ -99,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                    if where != 'defaults' else where)
         results[name] = dict(variant=variant, **row)
         short = {'contiguous_format': 'c', 'channels_last': 'cl'}
-        print(f'{name:<13} {variant:<26} '
+        print(f'{name:<13} {variant:<30} '
               f'{row["train_ms"]:>11.1f} ({short[row["train_format"]]:>2}) '
               f'{row["deploy_ms"]:>11.1f} ({short[row["deploy_format"]]:>2}) '
               f'{row["speedup"]:>7.2f}x {row["fastest_step_speedup"]:>7.2f}x',
