@@ -58,6 +58,14 @@ def test_unsupported_convs_fall_back(make):
         assert torch.equal(out, torch.relu(conv(x)))
 
 
+def test_autocast_keeps_its_bfloat16_conv():
+    conv = nn.Conv2d(4, 4, 3, padding=1)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert not _fusable(conv, x)
+        assert conv2d_relu(conv, x).dtype == torch.bfloat16
+
+
 def test_tracing_records_plain_conv_and_relu():
     """ONNX export traces the model: the graph must hold standard ops."""
     conv = nn.Conv2d(4, 4, 3, padding=1).eval()

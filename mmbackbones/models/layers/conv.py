@@ -74,6 +74,8 @@ def _fusable(conv: nn.Module, x: torch.Tensor) -> bool:
             and x.device.type == 'cpu' and x.dim() == 4 and x.numel() > 0
             and x.dtype == torch.float32
             and conv.weight.dtype == torch.float32
+            # autocast would run the plain conv in bfloat16
+            and not torch.is_autocast_enabled('cpu')
             # the fused op has no autograd formula
             and not (torch.is_grad_enabled() and
                      (x.requires_grad or conv.weight.requires_grad)))
@@ -87,8 +89,8 @@ def conv2d_relu(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     then reading and writing it again for the ReLU: RepVGG-A0's deploy form
     (a stack of 3x3 conv + ReLU) runs 6-7% faster with it (batch 8, 224 px,
     2 threads, channels_last). Anywhere else -- training, GPU, other dtypes,
-    a conv that is not a plain ``nn.Conv2d``, tracing for export -- it is
-    the plain conv followed by an in-place ReLU.
+    autocast, a conv that is not a plain ``nn.Conv2d``, tracing for export
+    -- it is the plain conv followed by an in-place ReLU.
 
     Example:
         >>> import torch
