@@ -1,10 +1,12 @@
 """Shared bricks used by several backbone families."""
 from .conv import conv2d_relu, conv_norm_act
+from .inverted_residual import InvertedResidual, mmpretrain_se_layer
 from .reparam import fold_bn, pad_kernel
 from .se import SELayer
 from .utils import channel_shuffle, make_divisible
 
 __all__ = [
     'conv_norm_act', 'conv2d_relu', 'fold_bn', 'pad_kernel', 'SELayer',
-    'channel_shuffle', 'make_divisible'
+    'channel_shuffle', 'make_divisible', 'InvertedResidual',
+    'mmpretrain_se_layer'
 ]

@@ -1,0 +1,154 @@
+"""MobileNetV2 (Sandler et al., "MobileNetV2: Inverted Residuals and Linear
+Bottlenecks", CVPR 2018).
+
+A table (paper Table 2) over the shared
+:class:`~mmbackbones.models.layers.InvertedResidual`. Arguments, the
+``out_indices`` numbering and the module names follow mmpretrain's
+``MobileNetV2``, so its checkpoints load as they are;
+``mmbackbones.converters`` maps torchvision's and timm's names.
+"""
+from dataclasses import dataclass
+from numbers import Real
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch.nn as nn
+
+from mmbackbones.registry import MODELS
+from ..base import BaseBackbone, make_stage_strides
+from ..layers import InvertedResidual, conv_norm_act, make_divisible
+
+__all__ = ['MobileNetV2', 'MOBILENET_V2_STAGES', 'MOBILENET_V2_WIDEN_FACTORS']
+
+
+@dataclass(frozen=True)
+class MobileNetV2Stage:
+    """One bottleneck row of paper Table 2 (operator ``bottleneck``)."""
+    expand_ratio: int  # t: mid channels = round(in_channels * t)
+    channels: int  # c: output channels at width 1.0
+    num_blocks: int  # n: repeats (the first block has the stride)
+    stride: int  # s
+
+
+#: Paper Table 2, the seven ``bottleneck`` rows (``layer1``..``layer7``).
+MOBILENET_V2_STAGES: Tuple[MobileNetV2Stage, ...] = (
+    MobileNetV2Stage(1, 16, 1, 1),
+    MobileNetV2Stage(6, 24, 2, 2),
+    MobileNetV2Stage(6, 32, 3, 2),
+    MobileNetV2Stage(6, 64, 4, 2),
+    MobileNetV2Stage(6, 96, 3, 1),
+    MobileNetV2Stage(6, 160, 3, 2),
+    MobileNetV2Stage(6, 320, 1, 1),
+)
+STEM_CHANNELS = 32  # Table 2, first conv2d
+LAST_CHANNELS = 1280  # Table 2, the conv2d 1x1 before the pooling
+
+#: The width multipliers of the paper (Sec. 6.1, Fig. 5 / Table 6), as
+#: timm's ``mobilenetv2_035/050/075/100/140``. Any positive multiplier
+#: works, as in mmpretrain.
+MOBILENET_V2_WIDEN_FACTORS = (0.35, 0.5, 0.75, 1.0, 1.4)
+
+
+def last_channels(widen_factor: float) -> int:
+    """Channels of the final 1x1 conv: 1280, widened only for multipliers
+    above 1 (paper Sec. 6.1: "we apply the width multiplier to all layers
+    except the very last convolutional layer" for multipliers below 1).
+    mmpretrain's rule, ``int(1280 * widen_factor)``; torchvision and timm
+    round that to a multiple of 8, the same for 1.4 (1792)."""
+    if widen_factor > 1.0:
+        return int(LAST_CHANNELS * widen_factor)
+    return LAST_CHANNELS
+
+
+@MODELS.register_module()
+class MobileNetV2(BaseBackbone):
+    """MobileNetV2 backbone.
+
+    Stages (``out_indices``), as in mmpretrain: 0-6 are ``layer1``-``layer7``
+    (the bottleneck rows of Table 2; strides 2, 4, 8, 16, 16, 32, 32) and 7
+    is the final 1x1 convolution ``conv2`` (stride 32), returned by default.
+    ``frozen_stages``: 0 freezes the stem ``conv1``, ``i`` also
+    ``layer1``..``layer{i}``.
+
+    Channels are ``make_divisible(c * widen_factor, 8)`` for every layer
+    but the last, which has :func:`last_channels`.
+
+    Args:
+        widen_factor (float): Width multiplier; the paper's are
+            :data:`MOBILENET_V2_WIDEN_FACTORS`. Default: 1.0.
+        out_indices (int | Sequence[int]): Outputs to return. Default: 7.
+        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config. Default: BN.
+        act_cfg (dict): Activation config. Default: ReLU6.
+        norm_eval (bool): BatchNorm in eval mode while training.
+        with_cp (bool): Gradient checkpointing per block.
+        in_channels (int): Input image channels.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            default Kaiming convs and unit-scale norms (mmpretrain's).
+
+    Example:
+        >>> model = MobileNetV2(widen_factor=0.5, out_indices=(1, 3, 7))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 16, 16, 16), (1, 32, 4, 4), (1, 1280, 2, 2)]
+    """
+
+    def __init__(self,
+                 widen_factor: float = 1.0,
+                 out_indices: Union[int, Sequence[int]] = (7, ),
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU6'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 in_channels: int = 3,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
+                         in_channels, init_cfg)
+        if (isinstance(widen_factor, bool) or not isinstance(widen_factor, Real)
+                or not widen_factor > 0):
+            raise ValueError(
+                'widen_factor must be a positive number (the paper\'s: '
+                f'{list(MOBILENET_V2_WIDEN_FACTORS)}), but got '
+                f'{widen_factor!r}')
+        self.widen_factor = widen_factor
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+        channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
+        self.conv1 = conv_norm_act(in_channels, channels, 3, stride=2,
+                                   **common)
+        stage_channels = []
+        for i, stage in enumerate(MOBILENET_V2_STAGES):
+            out_channels = make_divisible(stage.channels * widen_factor, 8)
+            self.add_module(f'layer{i + 1}',
+                            self._make_stage(stage, channels, out_channels,
+                                             common))
+            stage_channels.append(out_channels)
+            channels = out_channels
+        final = last_channels(widen_factor)
+        self.conv2 = conv_norm_act(channels, final, 1, **common)
+
+        self.stage_channels = (*stage_channels, final)
+        self.stage_strides = make_stage_strides(
+            2, [s.stride for s in MOBILENET_V2_STAGES] + [1])
+
+    @staticmethod
+    def _make_stage(stage: MobileNetV2Stage, in_channels: int,
+                    out_channels: int, common: dict) -> nn.Sequential:
+        blocks = []
+        for i in range(stage.num_blocks):
+            blocks.append(
+                InvertedResidual(
+                    in_channels, out_channels,
+                    mid_channels=int(round(in_channels * stage.expand_ratio)),
+                    stride=stage.stride if i == 0 else 1,
+                    layout='sequential', **common))
+            in_channels = out_channels
+        return nn.Sequential(*blocks)
+
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1]
+
+    def stage_modules(self) -> List[nn.Module]:
+        return [getattr(self, f'layer{i + 1}')
+                for i in range(len(MOBILENET_V2_STAGES))] + [self.conv2]
