@@ -105,8 +105,8 @@ class MobileNetV2(BaseBackbone):
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
                          in_channels, init_cfg)
-        if (isinstance(widen_factor, bool) or not isinstance(widen_factor, Real)
-                or not widen_factor > 0):
+        if (isinstance(widen_factor, bool)
+                or not isinstance(widen_factor, Real) or not widen_factor > 0):
             raise ValueError(
                 'widen_factor must be a positive number (the paper\'s: '
                 f'{list(MOBILENET_V2_WIDEN_FACTORS)}), but got '

@@ -6,12 +6,13 @@ Fig. 4 (the same block with an optional squeeze-and-excitation after the
 depthwise convolution):
 
     x (N, C_in, H, W)
-      -> 1x1 expand conv + BN + act       (N, C_mid, H, W)   [if C_mid != C_in]
-      -> kxk depthwise conv + BN + act    (N, C_mid, H/s, W/s)
-      -> squeeze-and-excitation           (N, C_mid, H/s, W/s) [optional]
-      -> 1x1 linear projection + BN       (N, C_out, H/s, W/s) (no activation:
-                                           the "linear bottleneck", V2 Sec. 3.2)
+      -> 1x1 expand conv + BN + act     (N, C_mid, H, W)  if C_mid != C_in
+      -> kxk depthwise conv + BN + act  (N, C_mid, H/s, W/s)
+      -> squeeze-and-excitation         (N, C_mid, H/s, W/s)  optional
+      -> 1x1 linear projection + BN     (N, C_out, H/s, W/s)
       (+ x when s == 1 and C_in == C_out)
+
+The projection has no activation: the "linear bottleneck" (V2 Sec. 3.2).
 """
 from typing import Optional
 
