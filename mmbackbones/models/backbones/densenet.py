@@ -23,6 +23,20 @@ __all__ = ['DenseNet', 'DenseLayer', 'DenseBlock', 'DenseTransition',
            'DENSENET_ARCHS']
 
 
+#: Activations run in place unless ``act_cfg`` says otherwise: each follows
+#: a BN (whose backward reads its input, not its output) and their own
+#: backward reads their output, so in place is safe, as torchvision's
+#: ``ReLU(inplace=True)``, and saves a tensor per layer.
+_INPLACE_ACTS = ('ReLU', 'LeakyReLU', 'ReLU6')
+
+
+def _activation(act_cfg: dict) -> nn.Module:
+    cfg = dict(act_cfg)
+    if cfg.get('type') in _INPLACE_ACTS:
+        cfg.setdefault('inplace', True)
+    return build_activation_layer(cfg)
+
+
 class DenseLayer(nn.Module):
     """One layer of a dense block (paper Sec. 3, "bottleneck layers").
 
@@ -50,7 +64,7 @@ class DenseLayer(nn.Module):
         mid_channels = bn_size * growth_rate
         self.norm1 = build_norm_layer(norm_cfg, in_channels)[1]
         self.conv1 = nn.Conv2d(in_channels, mid_channels, 1, bias=False)
-        self.act = build_activation_layer(act_cfg)
+        self.act = _activation(act_cfg)
         self.norm2 = build_norm_layer(norm_cfg, mid_channels)[1]
         self.conv2 = nn.Conv2d(mid_channels, growth_rate, 3, padding=1,
                                bias=False)
@@ -99,7 +113,7 @@ class DenseTransition(nn.Sequential):
                  act_cfg: dict = dict(type='ReLU')):
         super().__init__()
         self.add_module('norm', build_norm_layer(norm_cfg, in_channels)[1])
-        self.add_module('act', build_activation_layer(act_cfg))
+        self.add_module('act', _activation(act_cfg))
         self.add_module(
             'conv', nn.Conv2d(in_channels, out_channels, 1, bias=False))
         self.add_module('pool', nn.AvgPool2d(kernel_size=2, stride=2))
@@ -273,7 +287,7 @@ class DenseNet(BaseBackbone):
                 # its functional ReLU), a "transition" in mmpretrain.
                 self.transitions.append(
                     nn.Sequential(build_norm_layer(norm_cfg, channels)[1],
-                                  build_activation_layer(act_cfg)))
+                                  _activation(act_cfg)))
             stage_channels.append(channels)
 
         num_stages = len(spec.depths)
@@ -296,7 +310,7 @@ class DenseNet(BaseBackbone):
             nn.Conv2d(in_channels, channels, 7, stride=2, padding=3,
                       bias=False),
             build_norm_layer(norm_cfg, channels)[1],
-            build_activation_layer(act_cfg),
+            _activation(act_cfg),
             nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
 
     def stem_modules(self) -> List[nn.Module]:

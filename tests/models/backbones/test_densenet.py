@@ -242,3 +242,13 @@ def test_stem_is_the_only_frozen_part_at_zero():
     assert not any(p.requires_grad for p in model.stem.parameters())
     assert all(p.requires_grad for p in model.stages.parameters())
     assert isinstance(model.stem[0], nn.Conv2d)
+
+
+def test_relu_in_place_unless_configured():
+    model = DenseNet(arch=TINY)
+    assert model.stages[0].block[0].act.inplace
+    assert model.transitions[0].act.inplace and model.stem[2].inplace
+    model = DenseNet(arch=TINY, act_cfg=dict(type='ReLU', inplace=False))
+    assert not model.stages[0].block[0].act.inplace
+    gelu = DenseNet(arch=TINY, act_cfg=dict(type='GELU'))
+    assert isinstance(gelu.stages[0].block[0].act, nn.GELU)
