@@ -87,6 +87,7 @@ class MobileNetV2(BaseBackbone):
             default Kaiming convs and unit-scale norms (mmpretrain's).
 
     Example:
+        >>> import torch
         >>> model = MobileNetV2(widen_factor=0.5, out_indices=(1, 3, 7))
         >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
         [(1, 16, 16, 16), (1, 32, 4, 4), (1, 1280, 2, 2)]

@@ -183,6 +183,7 @@ class MobileNetV3(BaseBackbone):
             default mmpretrain's (Kaiming for leaky ReLU, unit-scale BN).
 
     Example:
+        >>> import torch
         >>> model = MobileNetV3(arch='small', out_indices=(1, 3, 8, 12))
         >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
         [(1, 16, 16, 16), (1, 24, 8, 8), (1, 48, 4, 4), (1, 576, 2, 2)]
