@@ -270,8 +270,12 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
                 f'is {x.shape[2]}x{x.shape[3]}')
 
     def run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Run one stage, block by block under ``with_cp``."""
-        if not (self.with_cp and self.training and x.requires_grad):
+        """Run one stage, block by block under ``with_cp`` -- wherever
+        backward will reach it: behind frozen stages the input needs no
+        gradient but the stage's parameters do."""
+        if not (self.with_cp and self.training and torch.is_grad_enabled()
+                and (x.requires_grad or any(p.requires_grad
+                                            for p in stage.parameters()))):
             return stage(x)
         blocks = stage if isinstance(stage, nn.Sequential) else [stage]
         for block in blocks:
