@@ -18,14 +18,14 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmcv.cnn import build_activation_layer
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, as_named_arch, make_stage_strides
 from ..layers import (SELayer, conv2d_relu, fold_bn, make_divisible,
-                      pad_kernel)
+                      mmpretrain_se_layer, pad_kernel)
 
 __all__ = ['RepVGG', 'RepVGGBlock', 'RepVGGArch', 'REPVGG_ARCHS']
 
@@ -59,18 +59,6 @@ class ConvBNBranch(nn.Module):
         return self.norm(self.conv(x))
 
 
-class _MMPretrainSE(SELayer):
-    """Our SELayer with mmpretrain's keys (``conv1.conv``, ``conv2.conv``),
-    so D2se checkpoints of mmpretrain load as they are."""
-
-    def __init__(self, channels: int, squeeze_channels: int, act_cfg: dict,
-                 gate_cfg: dict):
-        super().__init__(channels, squeeze_channels=squeeze_channels,
-                         act_cfg=act_cfg, gate_cfg=gate_cfg)
-        self.conv1 = ConvModule(channels, squeeze_channels, 1, act_cfg=None)
-        self.conv2 = ConvModule(squeeze_channels, channels, 1, act_cfg=None)
-
-
 def _build_se(channels: int, se_cfg: Mapping) -> SELayer:
     """An SE layer from mmpretrain's ``se_cfg`` (``ratio``, ``divisor``,
     ``squeeze_channels``, ``act_cfg``), with mmpretrain's defaults."""
@@ -87,7 +75,7 @@ def _build_se(channels: int, se_cfg: Mapping) -> SELayer:
                          (dict(type='ReLU'), dict(type='Sigmoid')))
     if isinstance(act_cfg, dict):
         act_cfg = (act_cfg, act_cfg)
-    return _MMPretrainSE(channels, squeeze, act_cfg[0], act_cfg[1])
+    return mmpretrain_se_layer(channels, squeeze, act_cfg[0], act_cfg[1])
 
 
 def identity_kernel(channels: int, groups: int, size: int = 3,

@@ -6,11 +6,9 @@ bottleneck, before the addition (paper Fig. 3). The block is
 from typing import Dict
 
 import torch
-import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..layers import SELayer, make_divisible
-from ..layers.pooled_conv import PooledConv1x1
+from ..layers import SELayer, make_divisible, mmpretrain_se_layer
 from .resnet import (RESNET_ARCHS, Bottleneck, ResNet, ResNetArch,
                      check_positive_int)
 from .resnext import ResNeXt
@@ -18,29 +16,10 @@ from .resnext import ResNeXt
 __all__ = ['SEResNet', 'SEResNeXt', 'SEBottleneck', 'SERESNET_ARCHS']
 
 
-class _ConvSlot(nn.Module):
-    """Holds a convolution under the key ``conv`` (mmpretrain's SE layer
-    wraps its 1x1 convolutions in ConvModules: ``conv1.conv.weight``)."""
-
-    def __init__(self, conv: nn.Module):
-        super().__init__()
-        self.conv = conv
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
-
-
 def resnet_se_layer(channels: int, ratio: int) -> SELayer:
-    """The shared :class:`SELayer` with mmpretrain's keys and squeeze width
-    (``make_divisible(channels // ratio, 8)``), its 1x1 convolutions run as
-    matrix products (:class:`PooledConv1x1`: much faster on CPU, above all
-    in channels_last) and an in-place ReLU."""
-    squeeze = make_divisible(channels // ratio, 8)
-    se = SELayer(channels, squeeze_channels=squeeze,
-                 act_cfg=dict(type='ReLU', inplace=True))
-    se.conv1 = _ConvSlot(PooledConv1x1(channels, squeeze))
-    se.conv2 = _ConvSlot(PooledConv1x1(squeeze, channels))
-    return se
+    """mmpretrain's SE-ResNet gate: squeeze to
+    ``make_divisible(channels // ratio, 8)``, in-place ReLU, sigmoid."""
+    return mmpretrain_se_layer(channels, make_divisible(channels // ratio, 8))
 
 
 class SEBottleneck(Bottleneck):

@@ -1,8 +1,8 @@
 """Shared bricks used by several backbone families."""
 from .conv import conv2d_relu, conv_norm_act
-from .inverted_residual import InvertedResidual, mmpretrain_se_layer
+from .inverted_residual import InvertedResidual
 from .reparam import fold_bn, pad_kernel
-from .se import SELayer
+from .se import SELayer, mmpretrain_se_layer
 from .utils import channel_shuffle, make_divisible
 
 __all__ = [

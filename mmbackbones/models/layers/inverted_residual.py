@@ -18,44 +18,10 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule
 
 from .conv import conv_norm_act
-from .pooled_conv import PooledConv1x1
-from .se import SELayer
 
-__all__ = ['InvertedResidual', 'mmpretrain_se_layer']
-
-
-def mmpretrain_se_layer(channels: int,
-                        squeeze_channels: int,
-                        act_cfg: dict = dict(type='ReLU'),
-                        gate: Optional[nn.Module] = None) -> SELayer:
-    """The shared :class:`SELayer` with mmpretrain's keys.
-
-    mmpretrain's SE layer wraps its 1x1 convolutions in ConvModules
-    (``conv1.conv.weight``, ``conv2.conv.weight``); so do we, with the
-    convolutions run as matrix products on the pooled vector
-    (:class:`PooledConv1x1`, much faster on CPU). ``gate`` replaces the
-    default Sigmoid (MobileNetV3: ``nn.Hardsigmoid()``, which equals
-    mmpretrain's ``HSigmoid(bias=3, divisor=6, min_value=0, max_value=1)``
-    and torchvision's / timm's hard sigmoid, in one operator).
-
-    Example:
-        >>> se = mmpretrain_se_layer(16, 8, gate=nn.Hardsigmoid())
-        >>> se(torch.rand(2, 16, 4, 4)).shape
-        torch.Size([2, 16, 4, 4])
-    """
-    se = SELayer(channels, squeeze_channels=squeeze_channels,
-                 act_cfg=act_cfg)
-    for name, (cin, cout) in (('conv1', (channels, squeeze_channels)),
-                              ('conv2', (squeeze_channels, channels))):
-        shell = ConvModule(cin, cout, 1, norm_cfg=None, act_cfg=None)
-        shell.conv = PooledConv1x1(cin, cout)
-        setattr(se, name, shell)
-    if gate is not None:
-        se.gate = gate
-    return se
+__all__ = ['InvertedResidual']
 
 
 class InvertedResidual(nn.Module):
@@ -70,7 +36,7 @@ class InvertedResidual(nn.Module):
         kernel_size (int): Depthwise kernel size (odd).
         stride (int): Depthwise stride, 1 or 2.
         se (nn.Module, optional): Squeeze-and-excitation applied to the
-            depthwise output (see :func:`mmpretrain_se_layer`).
+            depthwise output (see :func:`~.se.mmpretrain_se_layer`).
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config.
         act_cfg (dict): Activation after the expansion and the depthwise

@@ -2,7 +2,6 @@
 machinery for every family built on it (ResNeXt, SE-ResNet(X), ResNeSt,
 Res2Net): their reference tests live in their own files."""
 import pytest
-import torch
 import torchvision
 from backbone_checks import (build_meta, check_bad_arguments,
                              check_bad_input, check_channels_last,
