@@ -1,0 +1,507 @@
+"""HRNet (Wang et al., "Deep High-Resolution Representation Learning for
+Visual Recognition", TPAMI 2020): the classification HRNet-W18 ... W64.
+
+The network keeps a high-resolution branch from the stem to the end and adds
+a lower-resolution branch in each stage; inside a stage, *HR modules* run
+every branch through residual blocks and then exchange information between
+all resolutions (paper Sec. 3, Fig. 2/3):
+
+* stem: two 3x3 stride-2 convolutions (stride 4, 64 channels);
+* stage 1 (``layer1``): four bottlenecks, one branch, 256 channels;
+* ``transition{k}`` turns the k branches of stage k into the k + 1 inputs
+  of stage k + 1 (a 3x3 conv where the width changes, a new branch made by
+  a 3x3 stride-2 conv of the lowest-resolution one);
+* stages 2-4 (``stage2``..``stage4``): 1, 4 and 3 HR modules with 2, 3 and
+  4 branches of four basic blocks each, widths ``C, 2C, 4C, 8C`` (``wC``).
+
+The outputs are the four branches of the last stage, high to low
+resolution (strides 4, 8, 16, 32); ``multiscale_output=False`` fuses only
+the highest-resolution one in the last module (as mmpretrain).
+
+Module names, the registry type and the constructor arguments are
+mmpretrain's ``HRNet``, so its checkpoints load as they are;
+``mmbackbones.converters`` maps timm's ``hrnet_w*`` names.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_conv_layer, build_norm_layer
+
+from mmbackbones.registry import MODELS
+from ..base import BaseBackbone, make_stage_strides
+from .resnet import BasicBlock, Bottleneck, ResidualBlock, make_res_layer
+
+__all__ = ['HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS']
+
+#: The residual blocks an HRNet stage may use, by mmpretrain's names.
+BLOCKS = {'BASIC': BasicBlock, 'BOTTLENECK': Bottleneck}
+
+_STAGE_KEYS = ('num_modules', 'num_branches', 'block', 'num_blocks',
+               'num_channels')
+
+RunBranch = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def _run_plain(branch: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return branch(x)
+
+
+def _conv_norm(conv_cfg: Optional[dict], norm_cfg: dict, in_channels: int,
+               out_channels: int, kernel_size: int, stride: int,
+               relu: bool) -> nn.Sequential:
+    """``Sequential(conv, norm[, ReLU])``: keys ``.0`` and ``.1``, as in
+    mmpretrain's (and timm's) transition and fuse layers."""
+    layers = [
+        build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size,
+                         stride=stride, padding=kernel_size // 2,
+                         bias=False),
+        build_norm_layer(norm_cfg, out_channels)[1]
+    ]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class HRModule(nn.Module):
+    """A high-resolution module (paper Fig. 3): residual blocks on every
+    branch, then multi-resolution fusion.
+
+    Output ``i`` is ``ReLU(sum_j f_ij(x_j))`` where ``f_ii`` is the identity,
+    ``f_ij`` for a lower resolution ``j > i`` is a 1x1 conv + norm then
+    nearest upsampling by ``2^(j-i)``, and for a higher resolution ``j < i``
+    ``i - j`` 3x3 stride-2 conv + norm (ReLU between them).
+
+    Keys: ``branches.{i}.{block}`` and ``fuse_layers.{i}.{j}`` (an
+    identity, without parameters, where ``i == j``).
+
+    Args:
+        block (type): :class:`BasicBlock` or :class:`Bottleneck`.
+        num_blocks (Sequence[int]): Blocks per branch.
+        in_channels (Sequence[int]): Input channels per branch.
+        num_channels (Sequence[int]): Base channels per branch (times the
+            block's expansion at the output).
+        multiscale_output (bool): Fuse every branch (True) or only the
+            highest-resolution one.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config.
+
+    Example:
+        >>> import torch
+        >>> m = HRModule(BasicBlock, (1, 1), (8, 16), (8, 16))
+        >>> [tuple(y.shape) for y in m([torch.rand(1, 8, 8, 8),
+        ...                              torch.rand(1, 16, 4, 4)])]
+        [(1, 8, 8, 8), (1, 16, 4, 4)]
+    """
+
+    def __init__(self,
+                 block: type,
+                 num_blocks: Sequence[int],
+                 in_channels: Sequence[int],
+                 num_channels: Sequence[int],
+                 multiscale_output: bool = True,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN')):
+        super().__init__()
+        if not len(num_blocks) == len(in_channels) == len(num_channels):
+            raise ValueError(
+                'num_blocks, in_channels and num_channels need one entry '
+                f'per branch, but got {len(num_blocks)}, {len(in_channels)} '
+                f'and {len(num_channels)}')
+        self.num_branches = len(num_blocks)
+        self.multiscale_output = multiscale_output
+        channels = [c * block.expansion for c in num_channels]
+        self.out_channels = tuple(channels)
+        self.branches = nn.ModuleList(
+            make_res_layer(block, n, cin, cout, conv_cfg=conv_cfg,
+                           norm_cfg=norm_cfg)
+            for n, cin, cout in zip(num_blocks, in_channels, channels))
+        self.fuse_layers = None
+        if self.num_branches > 1:
+            num_out = self.num_branches if multiscale_output else 1
+            self.fuse_layers = nn.ModuleList(
+                nn.ModuleList(
+                    self._make_fuse(channels, i, j, conv_cfg, norm_cfg)
+                    for j in range(self.num_branches))
+                for i in range(num_out))
+
+    @staticmethod
+    def _make_fuse(channels: Sequence[int], i: int, j: int,
+                   conv_cfg: Optional[dict], norm_cfg: dict) -> nn.Module:
+        """``f_ij``: branch ``j`` brought to branch ``i``'s shape."""
+        if j == i:
+            return nn.Identity()
+        if j > i:  # lower resolution: 1x1 to i's width, then upsample
+            layers = _conv_norm(conv_cfg, norm_cfg, channels[j], channels[i],
+                                1, 1, relu=False)
+            layers.append(nn.Upsample(scale_factor=2**(j - i),
+                                      mode='nearest'))
+            return layers
+        # higher resolution: i - j stride-2 3x3 convs, the last to i's width
+        # and without ReLU (it comes after the sum).
+        return nn.Sequential(*(
+            _conv_norm(conv_cfg, norm_cfg, channels[j],
+                       channels[i] if k == i - j - 1 else channels[j], 3, 2,
+                       relu=k < i - j - 1) for k in range(i - j)))
+
+    def forward(self,
+                xs: List[torch.Tensor],
+                out_branches: Optional[Sequence[int]] = None,
+                run_branch: RunBranch = _run_plain) -> List[torch.Tensor]:
+        """Fused maps for ``out_branches`` (default: every fused output).
+
+        ``run_branch(branch, x)`` runs one branch's blocks (the backbone
+        passes its gradient-checkpointing runner).
+        """
+        xs = [run_branch(branch, x) for branch, x in zip(self.branches, xs)]
+        if self.fuse_layers is None:
+            return xs
+        if out_branches is None:
+            out_branches = range(len(self.fuse_layers))
+        outs = []
+        for i in out_branches:
+            y = None
+            for j, (fuse, x) in enumerate(zip(self.fuse_layers[i], xs)):
+                t = x if j == i else fuse(x)
+                if y is None:
+                    y = t
+                elif j == 1:
+                    y = y + t  # the first sum is a new tensor: ours from here
+                else:
+                    y += t
+            outs.append(torch.relu_(y))
+        return outs
+
+
+@dataclass(frozen=True)
+class HRNetStage:
+    """One stage of an arch (a row of mmpretrain's ``arch_zoo``)."""
+    num_modules: int  # HR modules in the stage
+    num_branches: int  # resolutions (stage k has k)
+    block: str  # 'BASIC' or 'BOTTLENECK'
+    num_blocks: Tuple[int, ...]  # residual blocks per branch
+    num_channels: Tuple[int, ...]  # base channels per branch
+
+    def as_dict(self) -> dict:
+        return dict(num_modules=self.num_modules,
+                    num_branches=self.num_branches, block=self.block,
+                    num_blocks=self.num_blocks,
+                    num_channels=self.num_channels)
+
+
+def _width_arch(width: int) -> Dict[str, HRNetStage]:
+    """HRNet-W``width`` (paper Table 1 / Sec. 4.1 with C = width): stage 1
+    is four bottlenecks of 64; stages 2-4 have 1, 4 and 3 modules of four
+    basic blocks per branch, widths C, 2C, 4C, 8C."""
+    stages = {'stage1': HRNetStage(1, 1, 'BOTTLENECK', (4, ), (64, ))}
+    for k, num_modules in ((2, 1), (3, 4), (4, 3)):
+        stages[f'stage{k}'] = HRNetStage(
+            num_modules, k, 'BASIC', (4, ) * k,
+            tuple(width * 2**b for b in range(k)))
+    return stages
+
+
+#: mmpretrain's presets: the classification HRNet-W18-C ... W64-C.
+HRNET_ARCHS: Dict[str, Dict[str, HRNetStage]] = {
+    f'w{w}': _width_arch(w)
+    for w in (18, 30, 32, 40, 44, 48, 64)
+}
+
+
+def _parse_extra(extra) -> Dict[str, HRNetStage]:
+    """Validate a custom ``extra`` dict (mmpretrain's format)."""
+    if not isinstance(extra, dict):
+        raise TypeError('extra must be a dict with the keys stage1..stage4, '
+                        f'but got {type(extra).__name__}')
+    stages = {}
+    for k in range(1, 5):
+        cfg = extra.get(f'stage{k}')
+        if not isinstance(cfg, dict):
+            raise ValueError(f'extra must have a dict under stage{k} (keys '
+                             f'{list(_STAGE_KEYS)}), but got {cfg!r}')
+        missing = [key for key in _STAGE_KEYS if key not in cfg]
+        if missing:
+            raise ValueError(f'extra["stage{k}"] is missing the keys '
+                             f'{missing} (required: {list(_STAGE_KEYS)})')
+        if cfg['block'] not in BLOCKS:
+            raise ValueError(f'extra["stage{k}"]["block"] must be one of '
+                             f'{list(BLOCKS)}, but got {cfg["block"]!r}')
+        if cfg['num_branches'] != k:
+            raise ValueError(
+                f'extra["stage{k}"]["num_branches"] must be {k} (stage k '
+                f'of HRNet has k resolutions), but got '
+                f'{cfg["num_branches"]!r}')
+        for key in ('num_blocks', 'num_channels'):
+            values = cfg[key]
+            if (not isinstance(values, Sequence) or len(values) != k
+                    or not all(isinstance(v, int) and not isinstance(v, bool)
+                               and v > 0 for v in values)):
+                raise ValueError(
+                    f'extra["stage{k}"]["{key}"] must be {k} positive int(s)'
+                    f' (one per branch), but got {values!r}')
+        num_modules = cfg['num_modules']
+        if (not isinstance(num_modules, int) or isinstance(num_modules, bool)
+                or num_modules < 1):
+            raise ValueError(f'extra["stage{k}"]["num_modules"] must be a '
+                             f'positive int, but got {num_modules!r}')
+        if k == 1 and num_modules != 1:
+            raise ValueError('extra["stage1"]["num_modules"] must be 1 '
+                             '(stage 1 is a single residual layer), but got '
+                             f'{num_modules}')
+        stages[f'stage{k}'] = HRNetStage(num_modules, k, cfg['block'],
+                                         tuple(cfg['num_blocks']),
+                                         tuple(cfg['num_channels']))
+    return stages
+
+
+class _StageView(nn.ModuleList):
+    """Stage ``k`` as the base class sees it (for ``frozen_stages``): the
+    stage's modules and the transition that follows it (the grouping of
+    mmseg's and mmpose's HRNet). Not registered in the model -- the modules
+    are registered under mmpretrain's names -- so it has no training flag
+    of its own: it reports and sets its members'."""
+
+    @property
+    def training(self) -> bool:  # type: ignore[override]
+        return all(m.training for m in self)
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        pass  # nn.Module.__init__ sets it; the members decide
+
+    def train(self, mode: bool = True) -> '_StageView':
+        for m in self:
+            m.train(mode)
+        return self
+
+
+@MODELS.register_module()
+class HRNet(BaseBackbone):
+    """HRNet backbone (the classification HRNet-W18 ... W64).
+
+    Outputs (``out_indices``): the branches of the last stage, 0-3 from high
+    to low resolution (strides 4, 8, 16, 32; ``C, 2C, 4C, 8C`` channels);
+    all four by default, as mmpretrain (necks such as ``HRFuseScales`` and
+    mmseg/mmpose heads consume all four). Only the requested fused maps are
+    computed in the last module.
+
+    Stages (``frozen_stages``): 0 is the stem (``conv1``..``bn2``); stage 1
+    is ``layer1`` + ``transition1``, stage 2 ``stage2`` + ``transition2``,
+    stage 3 ``stage3`` + ``transition3``, stage 4 ``stage4`` (the numbering
+    of mmseg's and mmpose's HRNet; mmpretrain's has no ``frozen_stages``).
+
+    Args:
+        arch (str): Preset, one of ``'w18'``, ``'w30'``, ``'w32'``,
+            ``'w40'``, ``'w44'``, ``'w48'``, ``'w64'``; used when ``extra``
+            is None. Default: ``'w32'`` (mmpretrain's default).
+        extra (dict, optional): A custom arch in mmpretrain's format: keys
+            ``stage1``..``stage4``, each a dict with ``num_modules``,
+            ``num_branches`` (stage k has k), ``block`` (``'BASIC'`` or
+            ``'BOTTLENECK'``), ``num_blocks`` and ``num_channels`` (one per
+            branch).
+        in_channels (int): Input image channels.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config. Default: BN.
+        norm_eval (bool): BatchNorm in eval mode while training.
+        with_cp (bool): Gradient checkpointing per residual block.
+        zero_init_residual (bool): Zero the last norm of every residual
+            block of stages 2-4 at initialisation.
+        multiscale_output (bool): False fuses only the highest-resolution
+            branch in the last module (then ``out_indices`` can only be 0).
+        out_indices (int | Sequence[int], optional): Branches to return;
+            None returns every branch the network fuses.
+        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            default Kaiming convs and unit-scale norms.
+
+    Example:
+        >>> import torch
+        >>> model = HRNet(arch='w18').eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 18, 16, 16), (1, 36, 8, 8), (1, 72, 4, 4), (1, 144, 2, 2)]
+    """
+
+    def __init__(self,
+                 arch: str = 'w32',
+                 extra: Optional[dict] = None,
+                 in_channels: int = 3,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = False,
+                 multiscale_output: bool = True,
+                 out_indices: Optional[Union[int, Sequence[int]]] = None,
+                 frozen_stages: int = -1,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        if out_indices is None:
+            out_indices = (0, 1, 2, 3) if multiscale_output else (0, )
+        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
+                         in_channels, init_cfg)
+        if extra is None:
+            if arch not in HRNET_ARCHS:
+                raise ValueError(
+                    f'arch must be one of {list(HRNET_ARCHS)} (or give a '
+                    f'custom extra dict), but got {arch!r}')
+            stages = HRNET_ARCHS[arch]
+        else:
+            stages = _parse_extra(extra)
+        self.arch = arch if extra is None else 'custom'
+        self.extra = {k: s.as_dict() for k, s in stages.items()}
+        self.multiscale_output = multiscale_output
+        self.zero_init_residual = zero_init_residual
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+
+        self._make_stem(in_channels, 64)
+        # Stage 1: one residual layer (mmpretrain's name ``layer1``).
+        s1 = stages['stage1']
+        block = BLOCKS[s1.block]
+        channels = [s1.num_channels[0] * block.expansion]
+        self.layer1 = make_res_layer(block, s1.num_blocks[0], 64,
+                                     channels[0], conv_cfg=conv_cfg,
+                                     norm_cfg=norm_cfg)
+        for k in range(2, 5):
+            stage = stages[f'stage{k}']
+            out_channels = [
+                c * BLOCKS[stage.block].expansion for c in stage.num_channels
+            ]
+            self.add_module(f'transition{k - 1}',
+                            self._make_transition(channels, out_channels))
+            self.add_module(
+                f'stage{k}',
+                self._make_stage(stage, out_channels,
+                                 multiscale_output or k < 4))
+            channels = out_channels
+
+        self.stage_channels = tuple(channels)
+        self.stage_strides = make_stage_strides(4, [1, 2, 2, 2])
+        if not multiscale_output:
+            resolved = self.resolve_out_indices(out_indices, 4)
+            if resolved != (0, ):
+                raise ValueError(
+                    'with multiscale_output=False only the highest-'
+                    'resolution branch is fused: out_indices must be 0, '
+                    f'but got {out_indices!r}')
+        self._stage_views = [
+            _StageView([self.layer1, self.transition1]),
+            _StageView([self.stage2, self.transition2]),
+            _StageView([self.stage3, self.transition3]),
+            _StageView([self.stage4]),
+        ]
+
+    # ----------------------------------------------------------------- #
+    # Building
+    # ----------------------------------------------------------------- #
+    def _make_stem(self, in_channels: int, channels: int) -> None:
+        """Two 3x3 stride-2 convs (stride 4): ``conv1``, ``bn1``,
+        ``conv2``, ``bn2`` as in mmpretrain."""
+        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, channels,
+                                      3, stride=2, padding=1, bias=False)
+        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, channels,
+                                                  postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.conv2 = build_conv_layer(self.conv_cfg, channels, channels, 3,
+                                      stride=2, padding=1, bias=False)
+        self.norm2_name, norm2 = build_norm_layer(self.norm_cfg, channels,
+                                                  postfix=2)
+        self.add_module(self.norm2_name, norm2)
+        self.relu = nn.ReLU(inplace=True)
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)
+
+    def _make_transition(self, pre: Sequence[int],
+                         cur: Sequence[int]) -> nn.ModuleList:
+        """Inputs of the next stage: existing branches keep their
+        resolution (a 3x3 conv where the width changes, else the identity);
+        each new branch is made from the lowest-resolution one by stride-2
+        3x3 convs."""
+        layers: List[nn.Module] = []
+        for i, channels in enumerate(cur):
+            if i < len(pre):
+                layers.append(
+                    nn.Identity() if channels == pre[i] else _conv_norm(
+                        self.conv_cfg, self.norm_cfg, pre[i], channels, 3,
+                        1, relu=True))
+                continue
+            steps = i + 1 - len(pre)
+            layers.append(nn.Sequential(*(_conv_norm(
+                self.conv_cfg, self.norm_cfg, pre[-1],
+                channels if s == steps - 1 else pre[-1], 3, 2, relu=True)
+                                          for s in range(steps))))
+        return nn.ModuleList(layers)
+
+    def _make_stage(self, stage: HRNetStage, channels: Sequence[int],
+                    multiscale_output: bool) -> nn.Sequential:
+        block = BLOCKS[stage.block]
+        return nn.Sequential(*(
+            HRModule(block, stage.num_blocks, channels, stage.num_channels,
+                     multiscale_output or m < stage.num_modules - 1,
+                     conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+            for m in range(stage.num_modules)))
+
+    # ----------------------------------------------------------------- #
+    # What the base class needs
+    # ----------------------------------------------------------------- #
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1, self.norm1, self.conv2, self.norm2]
+
+    def stage_modules(self) -> List[nn.Module]:
+        return list(self._stage_views)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Besides the base checks: the branches must have exactly halving
+        sizes for the fusion to add them, i.e. ``ceil(H / 4)`` and
+        ``ceil(W / 4)`` multiples of 8 (any multiple of 32 works)."""
+        super().check_input(x)
+        if torch.jit.is_tracing() or torch.jit.is_scripting():
+            return
+        bad = [s for s in x.shape[2:] if -(-s // 4) % 8]
+        if bad:
+            raise ValueError(
+                f'{type(self).__name__} needs an input whose height and '
+                'width make ceil(size / 4) a multiple of 8 (e.g. multiples '
+                f'of 32) so that its four branches line up, but x is '
+                f'{x.shape[2]}x{x.shape[3]}')
+
+    # ----------------------------------------------------------------- #
+    # Forward
+    # ----------------------------------------------------------------- #
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self.check_input(x)
+        x = self.relu(self.norm1(self.conv1(x)))
+        x = self.relu(self.norm2(self.conv2(x)))
+        xs = [self.run_stage(self.layer1, x)]
+        for k in range(2, 5):
+            transition = getattr(self, f'transition{k - 1}')
+            # New branches come from the lowest resolution so far.
+            xs = [
+                layer(xs[min(i, len(xs) - 1)])
+                for i, layer in enumerate(transition)
+            ]
+            modules = getattr(self, f'stage{k}')
+            for m, module in enumerate(modules):
+                last = k == 4 and m == len(modules) - 1
+                xs = module(xs, out_branches=self.out_indices if last else
+                            None, run_branch=self.run_stage)
+        return tuple(xs)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        pretrained = (isinstance(self.init_cfg, dict)
+                      and self.init_cfg.get('type') == 'Pretrained')
+        if self.zero_init_residual and not pretrained:
+            # Every block of the HR modules starts as the identity.
+            for k in range(2, 5):
+                for m in getattr(self, f'stage{k}').modules():
+                    if (isinstance(m, ResidualBlock) and getattr(
+                            m.last_norm, 'weight', None) is not None):
+                        nn.init.zeros_(m.last_norm.weight)
+                        nn.init.zeros_(m.last_norm.bias)
