@@ -13,11 +13,14 @@ depthwise convolution):
       (+ x when s == 1 and C_in == C_out)
 
 The projection has no activation: the "linear bottleneck" (V2 Sec. 3.2).
+EfficientNet (Tan & Le, 2019) trains the block with stochastic depth on the
+residual branch (``drop_path_rate``).
 """
 from typing import Optional
 
 import torch
 import torch.nn as nn
+from mmcv.cnn.bricks.drop import drop_path
 
 from .conv import conv_norm_act
 
@@ -69,8 +72,14 @@ class InvertedResidual(nn.Module):
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
-                 layout: str = 'named'):
+                 layout: str = 'named',
+                 drop_path_rate: float = 0.):
         super().__init__()
+        if not 0 <= drop_path_rate < 1:
+            raise ValueError('drop_path_rate must be in [0, 1), but got '
+                             f'{drop_path_rate}')
+        # a float, not a module: forward() runs the children in order
+        self.drop_path_rate = float(drop_path_rate)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
         if kernel_size < 1 or kernel_size % 2 == 0:
@@ -110,4 +119,8 @@ class InvertedResidual(nn.Module):
         out = x
         for layer in self.children():  # the layers, in data-flow order
             out = layer(out)
-        return x + out if self.with_res_shortcut else out
+        if not self.with_res_shortcut:
+            return out
+        if self.drop_path_rate > 0 and self.training:
+            out = drop_path(out, self.drop_path_rate, True)
+        return x + out

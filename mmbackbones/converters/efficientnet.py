@@ -1,0 +1,77 @@
+"""EfficientNet weights: torchvision ``efficientnet_b0..b7``, timm
+``efficientnet_*`` / ``tf_efficientnet_*``, and mmpretrain (same keys as
+ours).
+
+Our blocks are the shared :class:`~mmbackbones.models.layers.
+InvertedResidual` (as MobileNetV2/V3), so the per-layer rules of
+:mod:`.mobilenet` serve here too; only the block numbering differs:
+torchvision and timm number the blocks per Table-1 stage, we (mmpretrain)
+per layer (Table 1's 80+112 and 192+320 stages share a layer). Blocks are
+matched in data-flow order.
+
+Padding and BN eps are not in a checkpoint: build ours to match the source
+(see the model-zoo page): symmetric padding (``conv_cfg=None``) for
+torchvision and timm ``efficientnet_*``, SAME (the default) for timm
+``tf_efficientnet_*``; BN eps 1e-5 for torchvision B0-B4 and timm
+``efficientnet_*``, 1e-3 (the default) otherwise.
+"""
+import re
+from typing import Dict, List, Mapping, Tuple
+
+from .base import mmpretrain_backbone, register_converter, rename_keys
+from .mobilenet import (_SE_TIMM, _SE_TORCHVISION, _TIMM_DS, _TIMM_IR,
+                        _blocks, _conv_bn, _prefix_rules, _se_rules)
+
+register_converter('mmpretrain', 'EfficientNet')(mmpretrain_backbone)
+
+
+def _numbered(state_dict: Mapping, pattern: str) -> List[Tuple[int, int]]:
+    """The (stage, block) numbers of the source's blocks, in order."""
+    return sorted({tuple(int(v) for v in m.groups())
+                   for m in (re.match(pattern, k) for k in state_dict) if m})
+
+
+def _last(backbone) -> str:
+    return f'layers.{len(backbone.layers) - 1}'
+
+
+@register_converter('torchvision', 'EfficientNet')
+def from_torchvision(state_dict, backbone) -> Dict:
+    """torchvision: ``features.0`` the stem, ``features.1..7`` the Table-1
+    stages of MBConv blocks (``block.{j}``: Conv2dNormActivation ``.0`` /
+    ``.1`` slots and the SE's ``fc1``/``fc2``), ``features.8`` the last
+    conv; the classifier is dropped."""
+    pairs = _conv_bn('features.0.0.', 'features.0.1.', 'layers.0')
+    theirs = _numbered(state_dict, r'features\.(\d+)\.(\d+)\.block\.')
+    for (stage, index), (ours, block) in zip(theirs, _blocks(backbone)):
+        src = f'features.{stage}.{index}.block.'
+        for j, (name, key) in enumerate(block.layer_keys.items()):
+            if name == 'se':
+                pairs += _se_rules(f'{src}{j}', f'{ours}.se', _SE_TORCHVISION)
+            else:
+                pairs += _conv_bn(f'{src}{j}.0.', f'{src}{j}.1.',
+                                  f'{ours}.{key}')
+    head = f'features.{theirs[-1][0] + 1}.' if theirs else 'features.8.'
+    pairs += _conv_bn(f'{head}0.', f'{head}1.', _last(backbone))
+    return rename_keys(state_dict, _prefix_rules(pairs),
+                       drop=[r'^classifier\.'])
+
+
+@register_converter('timm', 'EfficientNet')
+def from_timm(state_dict, backbone) -> Dict:
+    """timm: ``conv_stem``/``bn1``, ``blocks.{stage}.{block}`` (the first
+    stage depthwise-separable: ``conv_dw``, ``se``, ``conv_pw``; the others
+    ``conv_pw``, ``conv_dw``, ``se``, ``conv_pwl``), ``conv_head``/``bn2``
+    (before the pooling: ours ``layers.6``); the classifier is dropped."""
+    pairs = _conv_bn('conv_stem.', 'bn1.', 'layers.0')
+    theirs = _numbered(state_dict, r'blocks\.(\d+)\.(\d+)\.')
+    for (stage, index), (ours, block) in zip(theirs, _blocks(backbone)):
+        src = f'blocks.{stage}.{index}.'
+        table = _TIMM_IR if 'expand_conv' in block.layer_keys else _TIMM_DS
+        for conv, bn, name in table:
+            pairs += _conv_bn(f'{src}{conv}.', f'{src}{bn}.',
+                              f'{ours}.{block.layer_keys[name]}')
+        pairs += _se_rules(f'{src}se', f'{ours}.se', _SE_TIMM)
+    pairs += _conv_bn('conv_head.', 'bn2.', _last(backbone))
+    return rename_keys(state_dict, _prefix_rules(pairs),
+                       drop=[r'^classifier\.'])

@@ -1,0 +1,311 @@
+"""EfficientNet (Tan & Le, "EfficientNet: Rethinking Model Scaling for
+Convolutional Neural Networks", ICML 2019).
+
+Paper Table 1 (EfficientNet-B0) over the shared
+:class:`~mmbackbones.models.layers.InvertedResidual` (MBConv: expansion,
+depthwise conv, squeeze-and-excitation to 1/4 of the block's *input*
+channels, linear projection; stochastic depth on the residual), scaled to
+B1-B8 and L2 by the compound coefficients of Sec. 3.3 (width, depth,
+resolution). Arguments, arch names, the ``out_indices`` numbering and the
+module names follow mmpretrain's ``EfficientNet``, so its checkpoints load
+as they are; ``mmbackbones.converters`` maps torchvision's and timm's names.
+"""
+import copy
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch.nn as nn
+
+from mmbackbones.registry import MODELS
+from ..base import BaseBackbone, as_named_arch
+from ..layers import (InvertedResidual, conv_norm_act, make_divisible,
+                      mmpretrain_se_layer)
+
+__all__ = ['EfficientNet', 'EFFICIENTNET_ARCHS', 'EFFICIENTNET_B0_STAGES']
+
+
+@dataclass(frozen=True)
+class MBConvStage:
+    """One MBConv row of paper Table 1 (stages 2-8)."""
+    expand_ratio: int  # the "6" of "MBConv6"
+    kernel_size: int  # "k3x3" / "k5x5"
+    stride: int  # of the first block (Table 1's resolution drop)
+    out_channels: int  # "#Channels" (B0, before width scaling)
+    num_blocks: int  # "#Layers" (B0, before depth scaling)
+
+
+#: Paper Table 1, EfficientNet-B0: stages 2-8 (stage 1 is the 3x3 stem
+#: conv to 32 channels, stage 9 the 1x1 conv to 1280 before pooling).
+EFFICIENTNET_B0_STAGES: Tuple[MBConvStage, ...] = (
+    MBConvStage(1, 3, 1, 16, 1),
+    MBConvStage(6, 3, 2, 24, 2),
+    MBConvStage(6, 5, 2, 40, 2),
+    MBConvStage(6, 3, 2, 80, 3),
+    MBConvStage(6, 5, 1, 112, 3),
+    MBConvStage(6, 5, 2, 192, 4),
+    MBConvStage(6, 3, 1, 320, 1),
+)
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+SE_RATIO = 0.25  # squeeze to 1/4 of the block's input channels
+
+
+@dataclass(frozen=True)
+class EfficientNetArch:
+    """Compound scaling coefficients (Sec. 3.3, Eq. 3)."""
+    width: float  # channel multiplier (beta ** phi, rounded as released)
+    depth: float  # layer multiplier (alpha ** phi)
+    resolution: int  # training/test image size (gamma ** phi * 224)
+
+
+#: Preset name -> coefficients: b0 is Table 1, b1-b7 the released
+#: compound-scaled models (paper Table 2), b8 and l2 the larger models of
+#: the official repository (AdvProp / Noisy Student), as in mmpretrain and
+#: timm.
+EFFICIENTNET_ARCHS: Dict[str, EfficientNetArch] = {
+    'b0': EfficientNetArch(1.0, 1.0, 224),
+    'b1': EfficientNetArch(1.0, 1.1, 240),
+    'b2': EfficientNetArch(1.1, 1.2, 260),
+    'b3': EfficientNetArch(1.2, 1.4, 300),
+    'b4': EfficientNetArch(1.4, 1.8, 380),
+    'b5': EfficientNetArch(1.6, 2.2, 456),
+    'b6': EfficientNetArch(1.8, 2.6, 528),
+    'b7': EfficientNetArch(2.0, 3.1, 600),
+    'b8': EfficientNetArch(2.2, 3.6, 672),
+    'l2': EfficientNetArch(4.3, 5.3, 800),
+}
+
+
+@dataclass(frozen=True)
+class MBConvBlock:
+    """One block after scaling."""
+    in_channels: int
+    out_channels: int
+    expand_ratio: int
+    kernel_size: int
+    stride: int
+
+
+def _parse_arch(arch) -> EfficientNetArch:
+    if isinstance(arch, EfficientNetArch):
+        return arch
+    if not isinstance(arch, (str, dict)):
+        raise TypeError(f'arch must be one of {list(EFFICIENTNET_ARCHS)} or '
+                        "a dict with 'width' and 'depth' (and optionally "
+                        f"'resolution'), but got {arch!r}")
+    arch = as_named_arch(arch, EFFICIENTNET_ARCHS,
+                         required_keys=('width', 'depth'))
+    if isinstance(arch, dict):
+        unknown = set(arch) - {'width', 'depth', 'resolution'}
+        if unknown:
+            raise ValueError(f'custom arch has unknown keys {sorted(unknown)}'
+                             " (valid: 'width', 'depth', 'resolution')")
+        for key in ('width', 'depth'):
+            value = arch[key]
+            if isinstance(value, bool) or not isinstance(
+                    value, (int, float)) or value <= 0:
+                raise ValueError(f'custom arch {key} must be a positive '
+                                 f'number, but got {value!r}')
+        arch = EfficientNetArch(arch['width'], arch['depth'],
+                                arch.get('resolution', 224))
+    return arch
+
+
+def scale_stages(arch: EfficientNetArch,
+                 stages: Sequence[MBConvStage] = EFFICIENTNET_B0_STAGES
+                 ) -> List[List[MBConvBlock]]:
+    """Compound scaling of Table 1, grouped into mmpretrain's layers.
+
+    Width: every channel count becomes ``make_divisible(c * width, 8)``;
+    depth: stage ``i`` gets ``ceil(depth * L_i)`` blocks, the first with the
+    stage's stride. A Table-1 stage whose first block has stride 1 joins the
+    previous layer (mmpretrain's grouping: 80 + 112 and 192 + 320 channels
+    share a layer, so layer ``i`` ends at stride ``2 ** (i + 1)``), except
+    the first.
+    """
+    layers: List[List[MBConvBlock]] = []
+    in_ch = make_divisible(STEM_CHANNELS * arch.width, 8)
+    for i, stage in enumerate(stages):
+        out_ch = make_divisible(stage.out_channels * arch.width, 8)
+        blocks = []
+        for j in range(int(math.ceil(arch.depth * stage.num_blocks))):
+            blocks.append(MBConvBlock(in_ch, out_ch, stage.expand_ratio,
+                                      stage.kernel_size,
+                                      stage.stride if j == 0 else 1))
+            in_ch = out_ch
+        if i > 0 and stage.stride == 1:
+            layers[-1].extend(blocks)
+        else:
+            layers.append(blocks)
+    return layers
+
+
+def _is_same_padding(conv_cfg: Optional[dict]) -> bool:
+    return conv_cfg is not None and conv_cfg.get(
+        'type') == 'Conv2dAdaptivePadding'
+
+
+def _conv_cfg_for(conv_cfg: Optional[dict], kernel_size: int,
+                  stride: int) -> Optional[dict]:
+    """TensorFlow "SAME" padding is symmetric ``k // 2`` padding for odd
+    kernels at stride 1: those convolutions are plain ``nn.Conv2d`` (same
+    weights and keys, no ``F.pad`` per call); only strided ones keep
+    mmcv's ``Conv2dAdaptivePadding`` (asymmetric padding on even sizes)."""
+    if _is_same_padding(conv_cfg) and stride == 1 and kernel_size % 2:
+        return None
+    return conv_cfg
+
+
+def _act(act_cfg: dict) -> dict:
+    """Swish (x * sigmoid(x), mmcv's ``Swish``) is ``nn.SiLU``: one fused
+    operator instead of two; any other activation is kept as given."""
+    if act_cfg.get('type') == 'Swish':
+        return dict(type='SiLU')
+    return act_cfg
+
+
+#: mmpretrain's default initialisation of EfficientNet.
+EFFICIENTNET_INIT_CFG = [
+    dict(type='Kaiming', layer='Conv2d'),
+    dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1),
+]
+
+
+@MODELS.register_module()
+class EfficientNet(BaseBackbone):
+    """EfficientNet backbone (B0-B8, L2).
+
+    Stages (``out_indices``), as in mmpretrain's ``layers``: 0 the stem
+    (3x3 conv, stride 2), 1-5 the MBConv layers (strides 2, 4, 8, 16, 32;
+    layer 4 holds Table 1's 80- and 112-channel stages, layer 5 the 192-
+    and 320-channel ones), 6 the final 1x1 conv (1280 channels for B0,
+    stride 32), returned by default.
+
+    ``frozen_stages`` follows mmbackbones (-1 none, 0 the stem
+    ``layers.0``, ``i`` ``layers.0`` to ``layers.i``): mmpretrain's
+    ``frozen_stages=i`` freezes ``layers.0`` to ``layers.{i-1}``, so its
+    ``i`` is our ``i - 1`` (and its default 0 is our -1).
+
+    Args:
+        arch (str | dict): A preset of :data:`EFFICIENTNET_ARCHS` ('b0' to
+            'b8', 'l2'), or a dict with ``width`` and ``depth`` multipliers
+            (and optionally ``resolution``). Default: 'b0'.
+        drop_path_rate (float): Stochastic depth rate of the last block,
+            rising linearly from 0 over the blocks (mmpretrain's rule).
+        out_indices (int | Sequence[int]): Stages to return (0-6).
+        frozen_stages (int): See above. Default: -1.
+        conv_cfg (dict, optional): Convolution config. Default: mmcv's
+            ``Conv2dAdaptivePadding`` (TensorFlow "SAME" padding, as
+            mmpretrain and timm's ``tf_efficientnet_*``); ``None`` gives
+            the symmetric padding of torchvision and timm's
+            ``efficientnet_*``.
+        norm_cfg (dict): Norm config. Default: BN with eps 1e-3.
+        act_cfg (dict): Activation. Default: Swish (run as ``nn.SiLU``).
+        norm_eval (bool): BatchNorm in eval mode while training.
+        with_cp (bool): Gradient checkpointing per block.
+        in_channels (int): Input image channels.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+
+    Example:
+        >>> import torch
+        >>> model = EfficientNet(arch='b0', out_indices=(0, 1, 2, 3, 4, 5, 6))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 32, 32, 32), (1, 16, 32, 32), (1, 24, 16, 16), (1, 40, 8, 8), \
+(1, 112, 4, 4), (1, 320, 2, 2), (1, 1280, 2, 2)]
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'b0',
+                 drop_path_rate: float = 0.,
+                 out_indices: Union[int, Sequence[int]] = (6, ),
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = dict(
+                     type='Conv2dAdaptivePadding'),
+                 norm_cfg: dict = dict(type='BN', eps=1e-3),
+                 act_cfg: dict = dict(type='Swish'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 in_channels: int = 3,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(
+            out_indices, frozen_stages, norm_eval, with_cp, in_channels,
+            copy.deepcopy(EFFICIENTNET_INIT_CFG)
+            if init_cfg is None else init_cfg)
+        if not isinstance(drop_path_rate, (int, float)) or not (
+                0 <= drop_path_rate < 1):
+            raise ValueError('drop_path_rate must be in [0, 1), but got '
+                             f'{drop_path_rate!r}')
+        self.arch = arch
+        self.arch_setting = _parse_arch(arch)
+        self.drop_path_rate = drop_path_rate
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.act_cfg = _act(act_cfg)
+        self.block_layers = scale_stages(self.arch_setting)
+
+        stem_ch = self.block_layers[0][0].in_channels
+        head_ch = make_divisible(HEAD_CHANNELS * self.arch_setting.width, 8)
+        self.layers = nn.ModuleList([self._conv(in_channels, stem_ch, 3, 2)])
+        num_blocks = sum(len(layer) for layer in self.block_layers)
+        # Stochastic depth: linear from 0 to drop_path_rate over the blocks.
+        rates = iter([drop_path_rate * i / max(num_blocks - 1, 1)
+                      for i in range(num_blocks)])
+        channels, strides, stride = [stem_ch], [2], 2
+        for layer in self.block_layers:
+            self.layers.append(nn.Sequential(
+                *(self._make_block(block, next(rates)) for block in layer)))
+            stride *= math.prod(block.stride for block in layer)
+            channels.append(layer[-1].out_channels)
+            strides.append(stride)
+        self.layers.append(self._conv(channels[-1], head_ch, 1, 1))
+        channels.append(head_ch)
+        strides.append(stride)
+        self.stage_channels = tuple(channels)
+        self.stage_strides = tuple(strides)
+        self.feat_dim = head_ch
+
+    def _conv(self, in_ch: int, out_ch: int, kernel_size: int,
+              stride: int) -> nn.Module:
+        return conv_norm_act(
+            in_ch, out_ch, kernel_size, stride=stride,
+            conv_cfg=_conv_cfg_for(self.conv_cfg, kernel_size, stride),
+            norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+
+    def _make_block(self, block: MBConvBlock,
+                    drop_path_rate: float) -> InvertedResidual:
+        mid = int(block.in_channels * block.expand_ratio)
+        se = mmpretrain_se_layer(
+            mid, max(1, int(block.in_channels * SE_RATIO)),
+            act_cfg=self.act_cfg)
+        # SAME and symmetric padding differ only at the strided depthwise
+        # conv: a stride-1 block is built with plain convolutions.
+        return InvertedResidual(
+            block.in_channels, block.out_channels, mid, block.kernel_size,
+            block.stride, se=se,
+            conv_cfg=_conv_cfg_for(self.conv_cfg, block.kernel_size,
+                                   block.stride),
+            norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
+            drop_path_rate=drop_path_rate)
+
+    def stem_modules(self) -> List[nn.Module]:
+        # mmpretrain counts the stem as output 0 (``layers.0``).
+        return []
+
+    def stage_modules(self) -> List[nn.Module]:
+        return list(self.layers)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        # frozen_stages=i: layers.0 (the stem) to layers.i.
+        if self.frozen_stages < 0:
+            return []
+        return self.stage_modules()[:self.frozen_stages + 1]
+
+    def _post_init(self) -> None:
+        last = len(self.layers) - 1
+        if self.frozen_stages > last:
+            raise ValueError(
+                f'frozen_stages must be in -1..{last} for EfficientNet (-1: '
+                'none, 0: the stem layers.0, i: layers.0 to layers.i), but '
+                f'got {self.frozen_stages}')
+        super()._post_init()
