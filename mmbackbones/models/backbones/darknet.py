@@ -1,0 +1,230 @@
+"""Darknet-53 (Redmon & Farhadi, "YOLOv3: An Incremental Improvement", 2018,
+Table 1).
+
+A 3x3 convolution, then five stages of (3x3 stride-2 convolution, residual
+blocks of 1x1 reduce + 3x3 expand). :class:`DarkBlock` is also the block of
+CSPDarknet-53 (:mod:`.cspnet`), whose stages run it on half the channels.
+
+Registry type, arguments, output numbering and module names are mmdet's
+``Darknet(depth=53)`` (the OpenMMLab Darknet; mmpretrain has none), so
+mmdet checkpoints load as they are and configs port by changing ``type``.
+``mmbackbones.converters`` maps timm's ``darknet53``.
+"""
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn.bricks import DropPath
+
+from mmbackbones.registry import MODELS
+from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..layers import conv_norm_act
+
+__all__ = ['Darknet', 'DarkBlock', 'DarknetArch', 'DARKNET_ARCHS']
+
+
+class DarkBlock(nn.Module):
+    """Darknet residual block: ``x + conv2(conv1(x))`` (YOLOv3 Table 1).
+
+    ``conv1`` is a 1x1 conv-norm-act to ``channels / expansion``, ``conv2`` a
+    3x3 conv-norm-act back to ``channels``; no activation after the sum.
+    Keys ``conv1``/``conv2`` (ConvModules) are mmdet's ``ResBlock`` and
+    mmpretrain's ``DarknetBottleneck``.
+
+    Args:
+        channels (int): Input and output channels.
+        expansion (int): ``channels / hidden channels``: 2 in Darknet-53
+            (and CSPDarknet-53's first stage), 1 in CSPDarknet-53's others.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config.
+        act_cfg (dict): Activation config.
+        drop_path_rate (float): Stochastic depth of the residual branch.
+
+    Example:
+        >>> block = DarkBlock(64)
+        >>> block(torch.rand(1, 64, 8, 8)).shape, block.conv1.conv.out_channels
+        (torch.Size([1, 64, 8, 8]), 32)
+    """
+
+    def __init__(self,
+                 channels: int,
+                 expansion: int = 2,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='LeakyReLU', negative_slope=0.1),
+                 drop_path_rate: float = 0.0):
+        super().__init__()
+        hidden = int(channels / expansion)
+        if hidden < 1:
+            raise ValueError(f'DarkBlock: channels={channels} / expansion='
+                             f'{expansion} leaves no hidden channels')
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.conv1 = conv_norm_act(channels, hidden, 1, **common)
+        self.conv2 = conv_norm_act(hidden, channels, 3, **common)
+        self.drop_path = (DropPath(drop_path_rate)
+                          if drop_path_rate > 0 else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop_path(self.conv2(self.conv1(x)))
+
+
+@dataclass(frozen=True)
+class DarknetArch:
+    """One network of YOLOv3 Table 1: residual blocks and output channels
+    of each of the five downsampling stages, after a ``stem_channels``
+    3x3 convolution."""
+    num_blocks: Tuple[int, ...]
+    channels: Tuple[int, ...]
+    stem_channels: int = 32
+
+
+#: YOLOv3 Table 1 (the only Darknet of the paper; mmdet's ``depth=53``).
+DARKNET_ARCHS: Dict[int, DarknetArch] = {
+    53: DarknetArch((1, 2, 8, 8, 4), (64, 128, 256, 512, 1024)),
+}
+
+
+def _positive_ints(name: str, values) -> Tuple[int, ...]:
+    if (not isinstance(values, Sequence) or not values
+            or not all(isinstance(v, int) and not isinstance(v, bool)
+                       and v > 0 for v in values)):
+        raise ValueError(f'{name} must be a non-empty sequence of positive '
+                         f'ints, but got {values!r}')
+    return tuple(values)
+
+
+@MODELS.register_module()
+class Darknet(BaseBackbone):
+    """Darknet-53 backbone (YOLOv3), mmdet's ``Darknet``.
+
+    Outputs, as mmdet counts them (``out_indices``, ``frozen_stages``):
+    0 is the 3x3 stem convolution ``conv1`` (stride 1, 32 channels), 1-5
+    are ``conv_res_block1..5`` (strides 2-32, 64-1024 channels). The
+    default (3, 4, 5) gives the strides 8, 16, 32 that YOLOv3 uses;
+    ``frozen_stages=i`` freezes the first ``i`` of these six modules.
+
+    Args:
+        depth (int | dict): 53, or a custom dict with ``num_blocks`` and
+            ``channels`` (one entry per stage) and optionally
+            ``stem_channels``.
+        out_indices (int | Sequence[int]): Outputs to return.
+            Default: (3, 4, 5), as mmdet.
+        frozen_stages (int): -1 none; ``i`` the first ``i`` outputs' modules.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config. Default: BN.
+        act_cfg (dict): Activation. Default: LeakyReLU(0.1), the paper's and
+            mmdet's (timm's ``darknet53`` uses 0.01).
+        norm_eval (bool): BatchNorm in eval mode while training. Default:
+            True, as mmdet (detection fine-tuning); classification configs
+            set it to False.
+        with_cp (bool): Gradient checkpointing per block.
+        in_channels (int): Input image channels.
+        drop_path_rate (float): Stochastic depth, rising linearly over the
+            residual blocks (0: none, as the paper).
+        pretrained (str, optional): Deprecated (mmdet's); use ``init_cfg``.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            default Kaiming convs and unit-scale norms (mmdet's).
+
+    Example:
+        >>> model = Darknet(depth=53).eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 256, 8, 8), (1, 512, 4, 4), (1, 1024, 2, 2)]
+    """
+
+    ARCHS = DARKNET_ARCHS
+
+    def __init__(self,
+                 depth: Union[int, dict] = 53,
+                 out_indices: Union[int, Sequence[int]] = (3, 4, 5),
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 act_cfg: dict = dict(type='LeakyReLU', negative_slope=0.1),
+                 norm_eval: bool = True,
+                 with_cp: bool = False,
+                 in_channels: int = 3,
+                 drop_path_rate: float = 0.0,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        if pretrained is not None:
+            if not isinstance(pretrained, str):
+                raise TypeError('pretrained must be a str or None, but got '
+                                f'{type(pretrained).__name__}')
+            if init_cfg is not None:
+                raise ValueError('init_cfg and pretrained cannot be given '
+                                 'together')
+            warnings.warn('Darknet: pretrained is deprecated, use '
+                          "init_cfg=dict(type='Pretrained', checkpoint=...)")
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
+                         in_channels, init_cfg)
+        arch = self._resolve_arch(depth)
+        self.depth = depth
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+        # Stride-1 3x3 stem: output 0.
+        self.conv1 = conv_norm_act(in_channels, arch.stem_channels, 3,
+                                   **common)
+        total = sum(arch.num_blocks)
+        rates = iter([drop_path_rate * i / max(total - 1, 1)
+                      for i in range(total)])
+        self.cr_blocks = ['conv1']
+        channels = arch.stem_channels
+        for i, (num_blocks, out_channels) in enumerate(
+                zip(arch.num_blocks, arch.channels)):
+            name = f'conv_res_block{i + 1}'
+            self.add_module(
+                name,
+                self._make_stage(channels, out_channels, num_blocks, rates,
+                                 common))
+            self.cr_blocks.append(name)
+            channels = out_channels
+
+        self.stage_channels = (arch.stem_channels, *arch.channels)
+        self.stage_strides = make_stage_strides(1, [1] + [2] *
+                                                len(arch.channels))
+
+    def _resolve_arch(self, depth: Union[int, dict]) -> DarknetArch:
+        arch = as_named_arch(depth, self.ARCHS, 'depth',
+                             required_keys=['num_blocks', 'channels'])
+        if isinstance(arch, DarknetArch):
+            return arch
+        unknown = set(arch) - {'num_blocks', 'channels', 'stem_channels'}
+        if unknown:
+            raise ValueError(f'custom depth has unknown keys {sorted(unknown)}'
+                             " (valid: 'num_blocks', 'channels', "
+                             "'stem_channels')")
+        num_blocks = _positive_ints('custom depth num_blocks',
+                                    arch['num_blocks'])
+        channels = _positive_ints('custom depth channels', arch['channels'])
+        if len(num_blocks) != len(channels):
+            raise ValueError(
+                'custom depth: num_blocks and channels need one entry per '
+                f'stage, but got {len(num_blocks)} and {len(channels)}')
+        stem = _positive_ints('custom depth stem_channels',
+                              [arch.get('stem_channels', 32)])[0]
+        return DarknetArch(num_blocks, channels, stem)
+
+    @staticmethod
+    def _make_stage(in_channels: int, out_channels: int, num_blocks: int,
+                    rates, common: dict) -> nn.Sequential:
+        """A 3x3 stride-2 convolution, then ``num_blocks`` DarkBlocks
+        (keys ``conv``, ``res0``, ``res1``... as mmdet)."""
+        stage = nn.Sequential()
+        stage.add_module(
+            'conv', conv_norm_act(in_channels, out_channels, 3, stride=2,
+                                  **common))
+        for j in range(num_blocks):
+            stage.add_module(
+                f'res{j}', DarkBlock(out_channels, expansion=2,
+                                     drop_path_rate=next(rates), **common))
+        return stage
+
+    def stem_modules(self) -> List[nn.Module]:
+        # mmdet counts conv1 as output 0, so it is a stage, not the stem.
+        return []
+
+    def stage_modules(self) -> List[nn.Module]:
+        return [getattr(self, name) for name in self.cr_blocks]
