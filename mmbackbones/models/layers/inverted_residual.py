@@ -20,7 +20,6 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from mmcv.cnn.bricks.drop import drop_path
 
 from .conv import conv_norm_act
 
@@ -122,5 +121,10 @@ class InvertedResidual(nn.Module):
         if not self.with_res_shortcut:
             return out
         if self.drop_path_rate > 0 and self.training:
-            out = drop_path(out, self.drop_path_rate, True)
+            # Stochastic depth as mmcv's drop_path (a per-sample Bernoulli
+            # keep mask scaled by 1 / keep), fused with the residual sum:
+            # one pass over the map instead of mmcv's div, mul and add.
+            keep = 1.0 - self.drop_path_rate
+            mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1))
+            return torch.addcmul(x, out, mask.bernoulli_(keep).div_(keep))
         return x + out

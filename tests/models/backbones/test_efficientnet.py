@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import timm
 import torch
@@ -207,6 +209,26 @@ def test_drop_path_rates_as_mmpretrain():
     assert not torch.equal(a, b)
     model.eval()
     assert torch.equal(model(x)[0], model(x)[0])
+
+
+def test_drop_path_drops_or_scales_each_sample():
+    # Per sample: the residual branch is dropped (output = input) or kept
+    # and scaled by 1 / (1 - rate), as mmcv's / mmpretrain's DropPath.
+    block = EfficientNet(TINY, drop_path_rate=0.5).layers[5][1].train()
+    assert block.with_res_shortcut and block.drop_path_rate > 0
+    block.drop_path_rate = 0.5
+    plain = copy.deepcopy(block)
+    plain.drop_path_rate = 0.
+    x = torch.rand(16, block.linear_conv.conv.out_channels, 4, 4)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        branch = plain(x) - x
+        out = block(x)
+    dropped = [torch.allclose(o, i) for o, i in zip(out, x)]
+    kept = [torch.allclose(o, i + 2 * b, atol=1e-5)
+            for o, i, b in zip(out, x, branch)]
+    assert all(d != k for d, k in zip(dropped, kept))
+    assert any(dropped) and any(kept)
 
 
 def test_frozen_stages_vs_mmpretrain():
