@@ -20,7 +20,7 @@ from typing import Dict, List, Mapping, Tuple
 
 from .base import mmpretrain_backbone, register_converter, rename_keys
 from .mobilenet import (_SE_TIMM, _SE_TORCHVISION, _TIMM_DS, _TIMM_IR,
-                        _blocks, _conv_bn, _prefix_rules, _se_rules)
+                        _conv_bn, _prefix_rules, _se_rules)
 
 register_converter('mmpretrain', 'EfficientNet')(mmpretrain_backbone)
 
@@ -29,6 +29,17 @@ def _numbered(state_dict: Mapping, pattern: str) -> List[Tuple[int, int]]:
     """The (stage, block) numbers of the source's blocks, in order."""
     return sorted({tuple(int(v) for v in m.groups())
                    for m in (re.match(pattern, k) for k in state_dict) if m})
+
+
+def _blocks(backbone) -> list:
+    """(key prefix, block) of every MBConv / fused MBConv, in order."""
+    return [(f'layers.{i}.{j}', block)
+            for i in range(1, len(backbone.layers) - 1)
+            for j, block in enumerate(backbone.layers[i])]
+
+
+# timm's EdgeResidual (EfficientNet-EdgeTPU's fused MBConv).
+_TIMM_ER = (('conv_exp', 'bn1', 'conv1'), ('conv_pwl', 'bn2', 'conv2'))
 
 
 def _last(backbone) -> str:
@@ -61,16 +72,21 @@ def from_torchvision(state_dict, backbone) -> Dict:
 def from_timm(state_dict, backbone) -> Dict:
     """timm: ``conv_stem``/``bn1``, ``blocks.{stage}.{block}`` (the first
     stage depthwise-separable: ``conv_dw``, ``se``, ``conv_pw``; the others
-    ``conv_pw``, ``conv_dw``, ``se``, ``conv_pwl``), ``conv_head``/``bn2``
+    ``conv_pw``, ``conv_dw``, ``se``, ``conv_pwl``; EdgeTPU's fused blocks
+    ``conv_exp``, ``conv_pwl``), ``conv_head``/``bn2``
     (before the pooling: ours ``layers.6``); the classifier is dropped."""
     pairs = _conv_bn('conv_stem.', 'bn1.', 'layers.0')
     theirs = _numbered(state_dict, r'blocks\.(\d+)\.(\d+)\.')
     for (stage, index), (ours, block) in zip(theirs, _blocks(backbone)):
         src = f'blocks.{stage}.{index}.'
-        table = _TIMM_IR if 'expand_conv' in block.layer_keys else _TIMM_DS
+        keys = getattr(block, 'layer_keys', None)  # None: EdgeResidual
+        if keys is None:
+            table, keys = _TIMM_ER, dict(conv1='conv1', conv2='conv2')
+        else:
+            table = _TIMM_IR if 'expand_conv' in keys else _TIMM_DS
         for conv, bn, name in table:
             pairs += _conv_bn(f'{src}{conv}.', f'{src}{bn}.',
-                              f'{ours}.{block.layer_keys[name]}')
+                              f'{ours}.{keys[name]}')
         pairs += _se_rules(f'{src}se', f'{ours}.se', _SE_TIMM)
     pairs += _conv_bn('conv_head.', 'bn2.', _last(backbone))
     return rename_keys(state_dict, _prefix_rules(pairs),

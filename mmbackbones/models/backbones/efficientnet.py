@@ -6,7 +6,9 @@ Paper Table 1 (EfficientNet-B0) over the shared
 depthwise conv, squeeze-and-excitation to 1/4 of the block's *input*
 channels, linear projection; stochastic depth on the residual), scaled to
 B1-B8 and L2 by the compound coefficients of Sec. 3.3 (width, depth,
-resolution). Arguments, arch names, the ``out_indices`` numbering and the
+resolution). ``es``/``em``/``el`` are EfficientNet-EdgeTPU (Gupta & Tan,
+Google AI blog 2019: fused MBConv "edge residual" blocks in the early
+stages, no SE). Arguments, arch names, the ``out_indices`` numbering and the
 module names follow mmpretrain's ``EfficientNet``, so its checkpoints load
 as they are; ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
@@ -15,14 +17,17 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, as_named_arch
 from ..layers import (InvertedResidual, conv_norm_act, make_divisible,
                       mmpretrain_se_layer)
+from ..layers.inverted_residual import residual_drop_path
 
-__all__ = ['EfficientNet', 'EFFICIENTNET_ARCHS', 'EFFICIENTNET_B0_STAGES']
+__all__ = ['EfficientNet', 'EdgeResidual', 'EFFICIENTNET_ARCHS',
+           'EFFICIENTNET_B0_STAGES', 'EDGETPU_S_STAGES']
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class MBConvStage:
     stride: int  # of the first block (Table 1's resolution drop)
     out_channels: int  # "#Channels" (B0, before width scaling)
     num_blocks: int  # "#Layers" (B0, before depth scaling)
+    fused: bool = False  # EdgeTPU's fused MBConv (EdgeResidual)
+    se: bool = True  # squeeze-and-excitation (none in EdgeTPU)
 
 
 #: Paper Table 1, EfficientNet-B0: stages 2-8 (stage 1 is the 3x3 stem
@@ -46,6 +53,16 @@ EFFICIENTNET_B0_STAGES: Tuple[MBConvStage, ...] = (
     MBConvStage(6, 5, 2, 192, 4),
     MBConvStage(6, 3, 1, 320, 1),
 )
+#: EfficientNet-EdgeTPU-S (mmpretrain's 'e' table, timm's
+#: ``efficientnet_es``): fused MBConv in the first three stages, no SE.
+EDGETPU_S_STAGES: Tuple[MBConvStage, ...] = (
+    MBConvStage(3, 3, 1, 24, 1, fused=True, se=False),
+    MBConvStage(8, 3, 2, 32, 2, fused=True, se=False),
+    MBConvStage(8, 3, 2, 48, 4, fused=True, se=False),
+    MBConvStage(8, 5, 2, 96, 5, se=False),
+    MBConvStage(8, 5, 1, 144, 4, se=False),
+    MBConvStage(8, 5, 2, 192, 2, se=False),
+)
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 SE_RATIO = 0.25  # squeeze to 1/4 of the block's input channels
@@ -57,12 +74,14 @@ class EfficientNetArch:
     width: float  # channel multiplier (beta ** phi, rounded as released)
     depth: float  # layer multiplier (alpha ** phi)
     resolution: int  # training/test image size (gamma ** phi * 224)
+    edgetpu: bool = False  # the EdgeTPU table instead of Table 1
 
 
 #: Preset name -> coefficients: b0 is Table 1, b1-b7 the released
 #: compound-scaled models (paper Table 2), b8 and l2 the larger models of
 #: the official repository (AdvProp / Noisy Student), as in mmpretrain and
-#: timm.
+#: timm; es/em/el EfficientNet-EdgeTPU S/M/L (mmpretrain's and timm's
+#: coefficients; train them with ``act_cfg=dict(type='ReLU')``).
 EFFICIENTNET_ARCHS: Dict[str, EfficientNetArch] = {
     'b0': EfficientNetArch(1.0, 1.0, 224),
     'b1': EfficientNetArch(1.0, 1.1, 240),
@@ -74,6 +93,9 @@ EFFICIENTNET_ARCHS: Dict[str, EfficientNetArch] = {
     'b7': EfficientNetArch(2.0, 3.1, 600),
     'b8': EfficientNetArch(2.2, 3.6, 672),
     'l2': EfficientNetArch(4.3, 5.3, 800),
+    'es': EfficientNetArch(1.0, 1.0, 224, edgetpu=True),
+    'em': EfficientNetArch(1.0, 1.1, 240, edgetpu=True),
+    'el': EfficientNetArch(1.2, 1.4, 300, edgetpu=True),
 }
 
 
@@ -82,9 +104,12 @@ class MBConvBlock:
     """One block after scaling."""
     in_channels: int
     out_channels: int
-    expand_ratio: int
+    mid_channels: int
     kernel_size: int
     stride: int
+    fused: bool
+    se: bool
+    skip: bool = True  # identity shortcut when the shapes allow it
 
 
 def _parse_arch(arch) -> EfficientNetArch:
@@ -113,7 +138,7 @@ def _parse_arch(arch) -> EfficientNetArch:
 
 
 def scale_stages(arch: EfficientNetArch,
-                 stages: Sequence[MBConvStage] = EFFICIENTNET_B0_STAGES
+                 stages: Optional[Sequence[MBConvStage]] = None
                  ) -> List[List[MBConvBlock]]:
     """Compound scaling of Table 1, grouped into mmpretrain's layers.
 
@@ -123,22 +148,83 @@ def scale_stages(arch: EfficientNetArch,
     previous layer (mmpretrain's grouping: 80 + 112 and 192 + 320 channels
     share a layer, so layer ``i`` ends at stride ``2 ** (i + 1)``), except
     the first.
+
+    EdgeTPU's first stage (fused, expansion 3 of the 32-channel stem): its
+    repeats (M, L) expand their input 4x and have no shortcut -- TF's
+    EdgeTPU-M/L definition as mmpretrain builds it.
     """
+    if stages is None:
+        stages = (EDGETPU_S_STAGES
+                  if arch.edgetpu else EFFICIENTNET_B0_STAGES)
     layers: List[List[MBConvBlock]] = []
     in_ch = make_divisible(STEM_CHANNELS * arch.width, 8)
     for i, stage in enumerate(stages):
         out_ch = make_divisible(stage.out_channels * arch.width, 8)
         blocks = []
         for j in range(int(math.ceil(arch.depth * stage.num_blocks))):
-            blocks.append(MBConvBlock(in_ch, out_ch, stage.expand_ratio,
+            expand, skip = stage.expand_ratio, True
+            if stage.fused and j > 0 and expand == 3:
+                expand, skip = 4, False
+            blocks.append(MBConvBlock(in_ch, out_ch, int(in_ch * expand),
                                       stage.kernel_size,
-                                      stage.stride if j == 0 else 1))
+                                      stage.stride if j == 0 else 1,
+                                      stage.fused, stage.se, skip))
             in_ch = out_ch
         if i > 0 and stage.stride == 1:
             layers[-1].extend(blocks)
         else:
             layers.append(blocks)
     return layers
+
+
+class EdgeResidual(nn.Module):
+    """Fused MBConv of EfficientNet-EdgeTPU: the 1x1 expansion and the kxk
+    depthwise conv of MBConv fused into one full kxk conv.
+
+    kxk conv + BN + act (N, C_mid, H/s, W/s) -> optional SE -> 1x1 linear
+    projection + BN (N, C_out, H/s, W/s) (+ x, with stochastic depth, when
+    the shapes allow and ``with_residual``). mmpretrain's keys: ``conv1``,
+    ``se``, ``conv2``.
+
+    Example:
+        >>> block = EdgeResidual(24, 24, 96)
+        >>> block(torch.rand(1, 24, 8, 8)).shape
+        torch.Size([1, 24, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 mid_channels: int,
+                 kernel_size: int = 3,
+                 stride: int = 1,
+                 se: Optional[nn.Module] = None,
+                 with_residual: bool = True,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 drop_path_rate: float = 0.):
+        super().__init__()
+        self.with_res_shortcut = (with_residual and stride == 1
+                                  and in_channels == out_channels)
+        self.drop_path_rate = float(drop_path_rate)
+        self.conv1 = conv_norm_act(in_channels, mid_channels, kernel_size,
+                                   stride=stride, conv_cfg=conv_cfg,
+                                   norm_cfg=norm_cfg, act_cfg=act_cfg)
+        if se is not None:
+            self.se = se
+        self.conv2 = conv_norm_act(mid_channels, out_channels, 1,
+                                   norm_cfg=norm_cfg, act_cfg=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(x)
+        if hasattr(self, 'se'):
+            out = self.se(out)
+        out = self.conv2(out)
+        if not self.with_res_shortcut:
+            return out
+        return residual_drop_path(x, out, self.drop_path_rate,
+                                  self.training)
 
 
 def _is_same_padding(conv_cfg: Optional[dict]) -> bool:
@@ -174,7 +260,7 @@ EFFICIENTNET_INIT_CFG = [
 
 @MODELS.register_module()
 class EfficientNet(BaseBackbone):
-    """EfficientNet backbone (B0-B8, L2).
+    """EfficientNet backbone (B0-B8, L2, EdgeTPU S/M/L).
 
     Stages (``out_indices``), as in mmpretrain's ``layers``: 0 the stem
     (3x3 conv, stride 2), 1-5 the MBConv layers (strides 2, 4, 8, 16, 32;
@@ -189,7 +275,7 @@ class EfficientNet(BaseBackbone):
 
     Args:
         arch (str | dict): A preset of :data:`EFFICIENTNET_ARCHS` ('b0' to
-            'b8', 'l2'), or a dict with ``width`` and ``depth`` multipliers
+            'b8', 'l2', EdgeTPU 'es', 'em', 'el'), or a dict with ``width`` and ``depth`` multipliers
             (and optionally ``resolution``). Default: 'b0'.
         drop_path_rate (float): Stochastic depth rate of the last block,
             rising linearly from 0 over the blocks (mmpretrain's rule).
@@ -273,20 +359,28 @@ class EfficientNet(BaseBackbone):
             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
 
     def _make_block(self, block: MBConvBlock,
-                    drop_path_rate: float) -> InvertedResidual:
-        mid = int(block.in_channels * block.expand_ratio)
-        se = mmpretrain_se_layer(
-            mid, max(1, int(block.in_channels * SE_RATIO)),
-            act_cfg=self.act_cfg)
-        # SAME and symmetric padding differ only at the strided depthwise
-        # conv: a stride-1 block is built with plain convolutions.
-        return InvertedResidual(
-            block.in_channels, block.out_channels, mid, block.kernel_size,
-            block.stride, se=se,
+                    drop_path_rate: float) -> nn.Module:
+        se = None
+        if block.se:
+            se = mmpretrain_se_layer(
+                block.mid_channels,
+                max(1, int(block.in_channels * SE_RATIO)),
+                act_cfg=self.act_cfg)
+        # SAME and symmetric padding differ only at strided convolutions:
+        # a stride-1 block is built with plain convolutions.
+        common = dict(
+            se=se, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
+            drop_path_rate=drop_path_rate,
             conv_cfg=_conv_cfg_for(self.conv_cfg, block.kernel_size,
-                                   block.stride),
-            norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
-            drop_path_rate=drop_path_rate)
+                                   block.stride))
+        if block.fused:
+            return EdgeResidual(
+                block.in_channels, block.out_channels, block.mid_channels,
+                block.kernel_size, block.stride, with_residual=block.skip,
+                **common)
+        return InvertedResidual(
+            block.in_channels, block.out_channels, block.mid_channels,
+            block.kernel_size, block.stride, **common)
 
     def stem_modules(self) -> List[nn.Module]:
         # mmpretrain counts the stem as output 0 (``layers.0``).

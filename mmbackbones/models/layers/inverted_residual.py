@@ -23,7 +23,22 @@ import torch.nn as nn
 
 from .conv import conv_norm_act
 
-__all__ = ['InvertedResidual']
+__all__ = ['InvertedResidual', 'residual_drop_path']
+
+
+def residual_drop_path(x: torch.Tensor, out: torch.Tensor, rate: float,
+                       training: bool) -> torch.Tensor:
+    """``x + out`` with stochastic depth on ``out`` while training.
+
+    As mmcv's ``drop_path`` (a per-sample Bernoulli keep mask scaled by
+    1 / keep), fused with the residual sum: one pass over the map instead
+    of mmcv's div, mul and add.
+    """
+    if rate > 0 and training:
+        keep = 1.0 - rate
+        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1))
+        return torch.addcmul(x, out, mask.bernoulli_(keep).div_(keep))
+    return x + out
 
 
 class InvertedResidual(nn.Module):
@@ -120,11 +135,5 @@ class InvertedResidual(nn.Module):
             out = layer(out)
         if not self.with_res_shortcut:
             return out
-        if self.drop_path_rate > 0 and self.training:
-            # Stochastic depth as mmcv's drop_path (a per-sample Bernoulli
-            # keep mask scaled by 1 / keep), fused with the residual sum:
-            # one pass over the map instead of mmcv's div, mul and add.
-            keep = 1.0 - self.drop_path_rate
-            mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1))
-            return torch.addcmul(x, out, mask.bernoulli_(keep).div_(keep))
-        return x + out
+        return residual_drop_path(x, out, self.drop_path_rate,
+                                  self.training)

@@ -6,14 +6,15 @@ import torch
 import torch.nn as nn
 import torchvision
 from backbone_checks import (BackboneContract, build_meta,
-                             check_equivalent_outputs, count_params,
-                             randomize_bn)
+                             check_equivalent_outputs, check_forward_backward,
+                             check_with_cp, count_params, randomize_bn)
 from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
 from mmpretrain.models import EfficientNet as MMPretrainEfficientNet
 
 from mmbackbones.converters import convert_state_dict
 from mmbackbones.models import EfficientNet
 from mmbackbones.models.backbones.efficientnet import (EFFICIENTNET_ARCHS,
+                                                       EdgeResidual,
                                                        scale_stages)
 from mmbackbones.registry import MODELS
 
@@ -22,6 +23,12 @@ TORCHVISION = [f'b{i}' for i in range(8)]  # efficientnet_b0..b7
 SYMMETRIC = dict(conv_cfg=None)  # torchvision / timm efficientnet_*
 EPS5 = dict(type='BN', eps=1e-5)  # timm efficientnet_*, torchvision B0-B4
 TINY = dict(width=0.25, depth=0.3)  # 8-channel stem, one block per stage
+EDGETPU = ('es', 'em', 'el')
+RELU = dict(type='ReLU')  # EdgeTPU's activation
+# timm's EdgeTPU-L widens the first fused block's expansion from 24 x 1.2
+# -> 32 (x4 = 128) channels, mmpretrain from the 40-channel stem (x3 = 120):
+# 8 channels of a 3x3 conv from 40, its BN and a 1x1 conv to 32.
+TIMM_EL_EXTRA = 8 * 40 * 9 + 2 * 8 + 8 * 32
 
 
 def mmpretrain_meta(arch):
@@ -43,11 +50,10 @@ def small_input(size=64):
     return torch.rand(2, 3, size, size)
 
 
-def test_presets_are_mmpretrains_b_and_l2_rows():
-    # es/em/el (EfficientNet-EdgeTPU, another paper) are not presets.
+def test_presets_are_mmpretrains():
     ref = MMPretrainEfficientNet.arch_settings
-    assert ARCHS == ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8',
-                     'l2']
+    assert ARCHS == list(ref) == ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6',
+                                  'b7', 'b8', 'l2', 'es', 'em', 'el']
     for arch in ARCHS:
         setting = EFFICIENTNET_ARCHS[arch]
         assert (setting.width, setting.depth,
@@ -61,14 +67,15 @@ def test_params_match_references(arch):
     assert n == count_params(mmpretrain_meta(arch))
     for name in (f'efficientnet_{arch}', f'tf_efficientnet_{arch}'):
         ref = build_meta(timm.create_model, name)
-        assert n == count_params(ref, ['classifier.']), name
+        extra = TIMM_EL_EXTRA if arch == 'el' else 0
+        assert n + extra == count_params(ref, ['classifier.']), name
         assert ours.feat_dim == ref.num_features
     if arch in TORCHVISION:
         ref = build_meta(getattr(torchvision.models, f'efficientnet_{arch}'))
         assert n == count_params(ref, ['classifier.'])
 
 
-@pytest.mark.parametrize('arch', ['b0', 'b3', 'b7', 'l2'])
+@pytest.mark.parametrize('arch', ['b0', 'b3', 'b7', 'l2', 'es', 'el'])
 def test_keys_equal_mmpretrain(arch):
     ours = build_meta(EfficientNet, arch).state_dict()
     ref = mmpretrain_meta(arch).state_dict()
@@ -108,6 +115,34 @@ def test_compound_scaling_b4():
     assert EfficientNet('b4').feat_dim == 1792
 
 
+def test_edgetpu_tables():
+    model = EfficientNet('es', act_cfg=RELU, out_indices=tuple(range(7)))
+    assert model.stage_channels == (32, 24, 32, 48, 144, 192, 1280)
+    assert [len(model.layers[i]) for i in range(1, 6)] == [1, 2, 4, 9, 2]
+    # Fused MBConv in layers 1-3, MBConv after; no SE anywhere.
+    assert all(isinstance(b, EdgeResidual)
+               for i in (1, 2, 3) for b in model.layers[i])
+    assert not any(isinstance(b, EdgeResidual)
+                   for i in (4, 5) for b in model.layers[i])
+    assert not any(hasattr(b, 'se') for i in range(1, 6)
+                   for b in model.layers[i])
+    assert model.layers[2][0].conv1.conv.out_channels == 24 * 8  # input x8
+    assert isinstance(model.layers[2][0].conv1.activate, nn.ReLU)
+    assert model.layers[2][1].with_res_shortcut
+    # em: the first stage's repeat expands its 24 channels 4x, no shortcut.
+    layer1 = EfficientNet('em', act_cfg=RELU).layers[1]
+    assert [b.conv1.conv.out_channels for b in layer1] == [96, 96]
+    assert not layer1[1].with_res_shortcut
+
+
+def test_edgetpu_forward_backward_with_cp():
+    model = EfficientNet('es', act_cfg=RELU, out_indices=tuple(range(7)),
+                         drop_path_rate=0.1)
+    check_forward_backward(model, small_input(32))
+    check_with_cp(lambda **kw: EfficientNet('es', act_cfg=RELU, **kw),
+                  small_input(32))
+
+
 def test_same_padding_only_where_it_differs():
     model = EfficientNet('b0')
     same = {n for n, m in model.named_modules()
@@ -139,12 +174,16 @@ def torchvision_stages(model):
 
 
 def timm_stages(model):
+    # Ours end after timm's stages 0, 1, 2, 4 (80+112 / EdgeTPU 96+144)
+    # and the last (192+320 / EdgeTPU 192).
+    ends = (0, 1, 2, 4, len(model.blocks) - 1)
+
     def run(x):
         x = model.bn1(model.conv_stem(x))
         outs = [x]
         for i, stage in enumerate(model.blocks):
             x = stage(x)
-            if i in (0, 1, 2, 4, 6):
+            if i in ends:
                 outs.append(x)
         outs.append(model.bn2(model.conv_head(x)))
         return outs
@@ -169,6 +208,8 @@ def test_torchvision_equivalence_every_stage(arch, norm):
 @pytest.mark.parametrize('name,kwargs,size', [
     ('efficientnet_b1', dict(norm_cfg=EPS5, **SYMMETRIC), 64),
     ('tf_efficientnet_b2', {}, 57),  # SAME padding, odd size
+    ('efficientnet_es', dict(norm_cfg=EPS5, act_cfg=RELU, **SYMMETRIC), 64),
+    ('tf_efficientnet_em', dict(act_cfg=RELU), 57),
 ])
 def test_timm_equivalence_every_stage(name, kwargs, size):
     ref = randomize_bn(timm.create_model(name)).eval()
@@ -178,12 +219,14 @@ def test_timm_equivalence_every_stage(name, kwargs, size):
     check_equivalent_outputs(ours, timm_stages(ref), small_input(size))
 
 
-@pytest.mark.parametrize('arch,size', [('b0', 57), ('b3', 64)])
-def test_mmpretrain_equivalence_every_stage(arch, size):
-    ref = randomize_bn(MMPretrainEfficientNet(arch, out_indices=ALL))
+@pytest.mark.parametrize('arch,size,kwargs', [
+    ('b0', 57, {}), ('b3', 64, {}), ('el', 57, dict(act_cfg=RELU))])
+def test_mmpretrain_equivalence_every_stage(arch, size, kwargs):
+    ref = randomize_bn(MMPretrainEfficientNet(arch, out_indices=ALL,
+                                              **kwargs))
     checkpoint = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
     checkpoint['head.fc.weight'] = torch.zeros(10, 1536)
-    ours = EfficientNet(arch, out_indices=ALL)
+    ours = EfficientNet(arch, out_indices=ALL, **kwargs)
     ours.load_state_dict(
         convert_state_dict({'state_dict': checkpoint}, 'mmpretrain', ours),
         strict=True)
