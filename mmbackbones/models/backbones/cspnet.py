@@ -121,7 +121,9 @@ class CSPStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.expand_conv(self.downsample_conv(x))
-        xa, xb = x[:, :self.split], x[:, self.split:]
+        # split, not two slices: its backward is one cat, where each slice's
+        # backward writes a zero tensor of the whole input (profiled)
+        xa, xb = x.split(self.split, dim=1)
         xb = self.atfer_blocks_conv(self.blocks(xb))
         return self.final_conv(torch.cat((xa, xb), dim=1))
 
