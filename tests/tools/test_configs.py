@@ -6,6 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
+import torch.nn as nn
 from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -36,8 +37,16 @@ def test_config_parses_and_builds(path):
     assert isinstance(backbone, BaseBackbone)
     head = cfg.model.get('head')
     if head and 'in_channels' in head:
-        # The head must match what the backbone (+ pooling neck) gives.
-        assert head['in_channels'] == backbone.out_channels[-1]
+        # The head must match what the backbone gives, through the neck:
+        # pooling keeps the channels, a neck that changes them says so
+        # (HRNet's HRFuseScales: out_channels).
+        channels = backbone.out_channels[-1]
+        if getattr(model, 'with_neck', False):
+            necks = (model.neck if isinstance(model.neck, nn.Sequential)
+                     else [model.neck])
+            for neck in necks:
+                channels = getattr(neck, 'out_channels', channels)
+        assert head['in_channels'] == channels
 
 
 @pytest.mark.parametrize('path', RECIPES, ids=config_id)
