@@ -1,20 +1,10 @@
 # DenseNet-121 classifier: label smoothing 0.1 and Mixup (alpha 0.2).
-from mmpretrain.models import (GlobalAveragePooling, ImageClassifier,
-                               LabelSmoothLoss, LinearClsHead, Mixup)
+from mmengine.config import read_base
 
 from mmbackbones.models import DenseNet
 
-model = dict(
-    type=ImageClassifier,
-    backbone=dict(type=DenseNet, arch='121'),
-    neck=dict(type=GlobalAveragePooling),
-    head=dict(
-        type=LinearClsHead,
-        num_classes=1000,
-        in_channels=1024,
-        loss=dict(type=LabelSmoothLoss, label_smooth_val=0.1,
-                  mode='original'),
-        topk=(1, 5),
-    ),
-    train_cfg=dict(augments=[dict(type=Mixup, alpha=0.2)]),
-)
+with read_base():
+    from .classifier import *  # noqa: F401,F403
+
+model.update(backbone=dict(type=DenseNet, arch='121'),
+             head=dict(in_channels=1024))

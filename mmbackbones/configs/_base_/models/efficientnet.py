@@ -4,23 +4,14 @@
 # stochastic depth 0.2 (the paper's survival probability 0.8), BN momentum
 # 0.01 (TensorFlow's decay 0.99) and eps 1e-3; label smoothing 0.1 and Mixup
 # (alpha 0.2).
-from mmpretrain.models import (GlobalAveragePooling, ImageClassifier,
-                               LabelSmoothLoss, LinearClsHead, Mixup)
+from mmengine.config import read_base
 
 from mmbackbones.models import EfficientNet
 
-model = dict(
-    type=ImageClassifier,
-    backbone=dict(type=EfficientNet, arch='b0', drop_path_rate=0.2,
-                  norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01)),
-    neck=dict(type=GlobalAveragePooling),
-    head=dict(
-        type=LinearClsHead,
-        num_classes=1000,
-        in_channels=1280,
-        loss=dict(type=LabelSmoothLoss, label_smooth_val=0.1,
-                  mode='original'),
-        topk=(1, 5),
-    ),
-    train_cfg=dict(augments=[dict(type=Mixup, alpha=0.2)]),
-)
+with read_base():
+    from .classifier import *  # noqa: F401,F403
+
+model.update(backbone=dict(type=EfficientNet, arch='b0', drop_path_rate=0.2,
+                           norm_cfg=dict(type='BN', eps=1e-3,
+                                         momentum=0.01)),
+             head=dict(in_channels=1280))
