@@ -36,10 +36,15 @@ def _plain_forwards(*classes) -> Set[Callable]:
 # affine map after them folds into weight and bias). A weight-standardised
 # conv, say, re-normalises its weight in forward and is left alone.
 _CONV_FORWARDS = _plain_forwards(nn.Conv1d, nn.Conv2d, nn.Conv3d)
-try:  # mmcv's wrappers only add empty-tensor handling
+try:
+    # mmcv's wrappers only add empty-tensor handling; its TF-style "SAME"
+    # convolution (EfficientNet's strided convs) zero-pads the input, then
+    # convolves with weight and bias: still linear, so a BN after it folds.
+    from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
     from mmcv.cnn.bricks.wrappers import Conv2d as _MMCVConv2d
     from mmcv.cnn.bricks.wrappers import Conv3d as _MMCVConv3d
-    _CONV_FORWARDS |= _plain_forwards(_MMCVConv2d, _MMCVConv3d)
+    _CONV_FORWARDS |= _plain_forwards(_MMCVConv2d, _MMCVConv3d,
+                                      Conv2dAdaptivePadding)
 except ImportError:  # pragma: no cover
     pass
 # BatchNorms that are only BatchNorm (timm's BatchNormAct2d also applies an

@@ -8,6 +8,7 @@ import torch.nn as nn
 from backbone_checks import randomize_bn
 from deploy_helpers import TinyDetector, one_thread  # noqa: F401
 from mmcv.cnn import ConvModule
+from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
 from mmcv.cnn.bricks.conv_ws import ConvWS2d
 from mmpretrain.models import RepVGG as MMPretrainRepVGG
 from timm.layers import BatchNormAct2d
@@ -186,6 +187,20 @@ def test_fused_structure_rebuilds_from_names():
     fresh.load_state_dict(deployed.state_dict(), strict=True)
     assert 'conv1.bias' in deployed.state_dict()
     assert not any(k.startswith('bn') for k in deployed.state_dict())
+
+
+def test_same_padding_convs_are_folded():
+    """mmcv's Conv2dAdaptivePadding (TF "SAME", EfficientNet's strided
+    convs) pads then convolves: its BN folds; odd sizes pad unevenly."""
+    model = nn.Sequential(
+        Conv2dAdaptivePadding(3, 8, 3, stride=2, bias=False),
+        nn.BatchNorm2d(8), nn.ReLU(),
+        Conv2dAdaptivePadding(8, 8, 5, stride=2, groups=8, bias=False),
+        nn.BatchNorm2d(8))
+    x = torch.randn(2, 3, 17, 23)
+    deployed, info, error = convert_and_compare(model, x)
+    assert info.fused == [('0', '1'), ('3', '4')]
+    assert count_bn(deployed) == 0 and error <= 1e-5
 
 
 def test_efficient_conv_bn_eval_modules_are_folded():
