@@ -300,6 +300,48 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
         self._freeze_stages()
 
 
+class StageView(nn.Sequential):
+    """A stage as the base class sees it, made of modules the model
+    registers under other names (to keep a reference's checkpoint keys:
+    mmpretrain's DenseNet ``stages.i`` / ``transitions.i``, HRNet's
+    ``stage2`` / ``transition2``...).
+
+    It runs its members in order and groups them for ``frozen_stages``,
+    ``norm_eval`` and per-member ``with_cp``. It is not registered in the
+    model, so it has no training flag of its own: ``training`` reports its
+    members' (and ``owners'``: containers of members that are not members
+    themselves) and ``train()`` sets them all, so it never disagrees with
+    what it groups.
+
+    Example:
+        >>> block, transition = nn.Sequential(nn.ReLU()), nn.Identity()
+        >>> view = StageView(*block, transition, owners=[block])
+        >>> view.eval().training, block.training
+        (False, False)
+    """
+
+    def __init__(self, *members: nn.Module,
+                 owners: Sequence[nn.Module] = ()):
+        object.__setattr__(self, '_owners', tuple(owners))
+        super().__init__(*members)
+
+    def _grouped(self) -> Tuple[nn.Module, ...]:
+        return (*self, *self._owners)
+
+    @property
+    def training(self) -> bool:  # type: ignore[override]
+        return all(m.training for m in self._grouped())
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        pass  # nn.Module.__init__ sets it; the members decide
+
+    def train(self, mode: bool = True) -> 'StageView':
+        for module in self._grouped():
+            module.train(mode)
+        return self
+
+
 def make_stage_strides(first_stride: int,
                        stage_stride_factors: Sequence[int]) -> Tuple[int, ...]:
     """Cumulative strides: the stem's stride, then each stage's factor.

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..base import (BaseBackbone, StageView, as_named_arch,
+                    make_stage_strides)
 
 __all__ = ['DenseNet', 'DenseLayer', 'DenseBlock', 'DenseTransition',
            'DENSENET_ARCHS']
@@ -117,33 +118,6 @@ class DenseTransition(nn.Sequential):
         self.add_module(
             'conv', nn.Conv2d(in_channels, out_channels, 1, bias=False))
         self.add_module('pool', nn.AvgPool2d(kernel_size=2, stride=2))
-
-
-class _StageView(nn.Sequential):
-    """Stage ``i`` as the base class sees it: the layers of ``stages[i]``
-    then ``transitions[i]``. Not registered in the model (the modules are
-    registered under mmpretrain's names); it only groups them for
-    ``forward``, ``frozen_stages`` and per-layer ``with_cp``. Its own
-    ``training`` flag is the dense block's, and ``train()`` sets both the
-    block and the transition, so it never disagrees with what it groups."""
-
-    def __init__(self, block: DenseBlock, transition: nn.Module):
-        super().__init__(*block.block, transition)
-        object.__setattr__(self, '_dense_block', block)
-
-    @property
-    def training(self) -> bool:  # type: ignore[override]
-        return self._dense_block.training
-
-    @training.setter
-    def training(self, mode: bool) -> None:
-        pass  # nn.Module.__init__ sets it; the block decides
-
-    def train(self, mode: bool = True) -> '_StageView':
-        # The dense block is not a child of the view: set it too.
-        self._dense_block.train(mode)
-        self[-1].train(mode)
-        return self
 
 
 @dataclass(frozen=True)
@@ -297,8 +271,10 @@ class DenseNet(BaseBackbone):
         # Stem: /4 (rounding up); each transition's pooling halves, rounding
         # down, and needs at least 2x2.
         self.min_input_size = 4 * 2**(num_stages - 1) - 3
+        # Stage i: the layers of stages[i], then transitions[i] (the
+        # layers one by one, so with_cp checkpoints each).
         self._stage_views = [
-            _StageView(block, transition)
+            StageView(*block.block, transition, owners=[block])
             for block, transition in zip(self.stages, self.transitions)
         ]
 

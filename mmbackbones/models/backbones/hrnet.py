@@ -30,7 +30,7 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, make_stage_strides
+from ..base import BaseBackbone, StageView, make_stage_strides
 from .resnet import BasicBlock, Bottleneck, ResidualBlock, make_res_layer
 
 __all__ = ['HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS']
@@ -255,27 +255,6 @@ def _parse_extra(extra) -> Dict[str, HRNetStage]:
     return stages
 
 
-class _StageView(nn.ModuleList):
-    """Stage ``k`` as the base class sees it (for ``frozen_stages``): the
-    stage's modules and the transition that follows it (the grouping of
-    mmseg's and mmpose's HRNet). Not registered in the model -- the modules
-    are registered under mmpretrain's names -- so it has no training flag
-    of its own: it reports and sets its members'."""
-
-    @property
-    def training(self) -> bool:  # type: ignore[override]
-        return all(m.training for m in self)
-
-    @training.setter
-    def training(self, mode: bool) -> None:
-        pass  # nn.Module.__init__ sets it; the members decide
-
-    def train(self, mode: bool = True) -> '_StageView':
-        for m in self:
-            m.train(mode)
-        return self
-
-
 @MODELS.register_module()
 class HRNet(BaseBackbone):
     """HRNet backbone (the classification HRNet-W18 ... W64).
@@ -384,11 +363,13 @@ class HRNet(BaseBackbone):
                     'with multiscale_output=False only the highest-'
                     'resolution branch is fused: out_indices must be 0, '
                     f'but got {out_indices!r}')
+        # The stages for frozen_stages, grouped as mmseg's and mmpose's
+        # HRNet: each stage with the transition that follows it.
         self._stage_views = [
-            _StageView([self.layer1, self.transition1]),
-            _StageView([self.stage2, self.transition2]),
-            _StageView([self.stage3, self.transition3]),
-            _StageView([self.stage4]),
+            StageView(self.layer1, self.transition1),
+            StageView(self.stage2, self.transition2),
+            StageView(self.stage3, self.transition3),
+            StageView(self.stage4),
         ]
 
     # ----------------------------------------------------------------- #
