@@ -19,8 +19,8 @@ import re
 from typing import Dict, List, Mapping, Tuple
 
 from .base import mmpretrain_backbone, register_converter, rename_keys
-from .mobilenet import (_SE_TIMM, _SE_TORCHVISION, _TIMM_DS, _TIMM_IR,
-                        _conv_bn, _prefix_rules, _se_rules)
+from .mobilenet import (SE_TIMM, SE_TORCHVISION, TIMM_DS, TIMM_IR,
+                        conv_bn_rules, prefix_rules, se_rules)
 
 register_converter('mmpretrain', 'EfficientNet')(mmpretrain_backbone)
 
@@ -52,19 +52,19 @@ def from_torchvision(state_dict, backbone) -> Dict:
     stages of MBConv blocks (``block.{j}``: Conv2dNormActivation ``.0`` /
     ``.1`` slots and the SE's ``fc1``/``fc2``), ``features.8`` the last
     conv; the classifier is dropped."""
-    pairs = _conv_bn('features.0.0.', 'features.0.1.', 'layers.0')
+    pairs = conv_bn_rules('features.0.0.', 'features.0.1.', 'layers.0')
     theirs = _numbered(state_dict, r'features\.(\d+)\.(\d+)\.block\.')
     for (stage, index), (ours, block) in zip(theirs, _blocks(backbone)):
         src = f'features.{stage}.{index}.block.'
         for j, (name, key) in enumerate(block.layer_keys.items()):
             if name == 'se':
-                pairs += _se_rules(f'{src}{j}', f'{ours}.se', _SE_TORCHVISION)
+                pairs += se_rules(f'{src}{j}', f'{ours}.se', SE_TORCHVISION)
             else:
-                pairs += _conv_bn(f'{src}{j}.0.', f'{src}{j}.1.',
+                pairs += conv_bn_rules(f'{src}{j}.0.', f'{src}{j}.1.',
                                   f'{ours}.{key}')
     head = f'features.{theirs[-1][0] + 1}.' if theirs else 'features.8.'
-    pairs += _conv_bn(f'{head}0.', f'{head}1.', _last(backbone))
-    return rename_keys(state_dict, _prefix_rules(pairs),
+    pairs += conv_bn_rules(f'{head}0.', f'{head}1.', _last(backbone))
+    return rename_keys(state_dict, prefix_rules(pairs),
                        drop=[r'^classifier\.'])
 
 
@@ -75,7 +75,7 @@ def from_timm(state_dict, backbone) -> Dict:
     ``conv_pw``, ``conv_dw``, ``se``, ``conv_pwl``; EdgeTPU's fused blocks
     ``conv_exp``, ``conv_pwl``), ``conv_head``/``bn2``
     (before the pooling: ours ``layers.6``); the classifier is dropped."""
-    pairs = _conv_bn('conv_stem.', 'bn1.', 'layers.0')
+    pairs = conv_bn_rules('conv_stem.', 'bn1.', 'layers.0')
     theirs = _numbered(state_dict, r'blocks\.(\d+)\.(\d+)\.')
     for (stage, index), (ours, block) in zip(theirs, _blocks(backbone)):
         src = f'blocks.{stage}.{index}.'
@@ -83,11 +83,11 @@ def from_timm(state_dict, backbone) -> Dict:
         if keys is None:
             table, keys = _TIMM_ER, dict(conv1='conv1', conv2='conv2')
         else:
-            table = _TIMM_IR if 'expand_conv' in keys else _TIMM_DS
+            table = TIMM_IR if 'expand_conv' in keys else TIMM_DS
         for conv, bn, name in table:
-            pairs += _conv_bn(f'{src}{conv}.', f'{src}{bn}.',
+            pairs += conv_bn_rules(f'{src}{conv}.', f'{src}{bn}.',
                               f'{ours}.{keys[name]}')
-        pairs += _se_rules(f'{src}se', f'{ours}.se', _SE_TIMM)
-    pairs += _conv_bn('conv_head.', 'bn2.', _last(backbone))
-    return rename_keys(state_dict, _prefix_rules(pairs),
+        pairs += se_rules(f'{src}se', f'{ours}.se', SE_TIMM)
+    pairs += conv_bn_rules('conv_head.', 'bn2.', _last(backbone))
+    return rename_keys(state_dict, prefix_rules(pairs),
                        drop=[r'^classifier\.'])

@@ -7,7 +7,9 @@ InvertedResidual`, whose ``layer_keys`` give each layer's key prefix, so
 one mapping per source serves both. Each rule is an anchored, escaped
 prefix; the mappings are built from the target backbone's structure (the
 presence of an expansion conv and an SE layer shifts torchvision's flat
-indices).
+indices). The rule builders and timm's block tables (``conv_bn_rules``,
+``se_rules``, ``TIMM_DS``...) are public: EfficientNet's converter, on the
+same block, uses them too.
 """
 import re
 from typing import Dict, Iterable, List, Tuple
@@ -23,11 +25,11 @@ register_converter('mmpretrain', 'MobileNetV2', 'MobileNetV3')(
 Rules = List[Tuple[str, str]]
 
 
-def _prefix_rules(pairs: Iterable[Tuple[str, str]]) -> Rules:
+def prefix_rules(pairs: Iterable[Tuple[str, str]]) -> Rules:
     return [(f'^{re.escape(src)}', dst) for src, dst in pairs]
 
 
-def _conv_bn(src_conv: str, src_bn: str, dst: str) -> Rules:
+def conv_bn_rules(src_conv: str, src_bn: str, dst: str) -> Rules:
     """A source conv + BN pair onto one of our ConvModules."""
     return [(src_conv, f'{dst}.conv.'), (src_bn, f'{dst}.bn.')]
 
@@ -45,11 +47,11 @@ def _ends(backbone: nn.Module) -> Tuple[str, str]:
     return 'layer0', f'layer{len(backbone.blocks) + 1}'
 
 
-_SE_TORCHVISION = (('fc1', 'conv1'), ('fc2', 'conv2'))
-_SE_TIMM = (('conv_reduce', 'conv1'), ('conv_expand', 'conv2'))
+SE_TORCHVISION = (('fc1', 'conv1'), ('fc2', 'conv2'))
+SE_TIMM = (('conv_reduce', 'conv1'), ('conv_expand', 'conv2'))
 
 
-def _se_rules(src: str, dst: str, names) -> Rules:
+def se_rules(src: str, dst: str, names) -> Rules:
     return [(f'{src}.{theirs}.', f'{dst}.{ours}.conv.')
             for theirs, ours in names]
 
@@ -62,7 +64,7 @@ def from_torchvision(state_dict, backbone) -> Dict:
     last conv; the classifier is dropped."""
     stem, last = _ends(backbone)
     blocks = _blocks(backbone)
-    pairs = _conv_bn('features.0.0.', 'features.0.1.', stem)
+    pairs = conv_bn_rules('features.0.0.', 'features.0.1.', stem)
     for i, (ours, block) in enumerate(blocks, start=1):
         if type(backbone).__name__ == 'MobileNetV2':
             # conv.{j} = Conv2dNormActivation, then conv.{n-1} conv, conv.{n}
@@ -70,30 +72,30 @@ def from_torchvision(state_dict, backbone) -> Dict:
             keys = list(block.layer_keys.values())
             src = f'features.{i}.conv.'
             for j, key in enumerate(keys[:-1]):
-                pairs += _conv_bn(f'{src}{j}.0.', f'{src}{j}.1.',
+                pairs += conv_bn_rules(f'{src}{j}.0.', f'{src}{j}.1.',
                                   f'{ours}.{key}')
             n = len(keys)
-            pairs += _conv_bn(f'{src}{n - 1}.', f'{src}{n}.',
+            pairs += conv_bn_rules(f'{src}{n - 1}.', f'{src}{n}.',
                               f'{ours}.{keys[-1]}')
         else:
             src = f'features.{i}.block.'
             for j, (name, key) in enumerate(block.layer_keys.items()):
                 if name == 'se':
-                    pairs += _se_rules(f'{src}{j}', f'{ours}.se',
-                                       _SE_TORCHVISION)
+                    pairs += se_rules(f'{src}{j}', f'{ours}.se',
+                                       SE_TORCHVISION)
                 else:
-                    pairs += _conv_bn(f'{src}{j}.0.', f'{src}{j}.1.',
+                    pairs += conv_bn_rules(f'{src}{j}.0.', f'{src}{j}.1.',
                                       f'{ours}.{key}')
     n = len(blocks) + 1
-    pairs += _conv_bn(f'features.{n}.0.', f'features.{n}.1.', last)
-    return rename_keys(state_dict, _prefix_rules(pairs),
+    pairs += conv_bn_rules(f'features.{n}.0.', f'features.{n}.1.', last)
+    return rename_keys(state_dict, prefix_rules(pairs),
                        drop=[r'^classifier\.'])
 
 
 # timm's blocks: 'ds' (depthwise-separable: no expansion) and 'ir'.
-_TIMM_DS = (('conv_dw', 'bn1', 'depthwise_conv'),
+TIMM_DS = (('conv_dw', 'bn1', 'depthwise_conv'),
             ('conv_pw', 'bn2', 'linear_conv'))
-_TIMM_IR = (('conv_pw', 'bn1', 'expand_conv'),
+TIMM_IR = (('conv_pw', 'bn1', 'expand_conv'),
             ('conv_dw', 'bn2', 'depthwise_conv'),
             ('conv_pwl', 'bn3', 'linear_conv'))
 
@@ -111,27 +113,27 @@ def from_timm(state_dict, backbone) -> Dict:
     """
     stem, last = _ends(backbone)
     is_v2 = type(backbone).__name__ == 'MobileNetV2'
-    pairs = _conv_bn('conv_stem.', 'bn1.', stem)
+    pairs = conv_bn_rules('conv_stem.', 'bn1.', stem)
     timm_blocks = sorted({tuple(int(v) for v in m.groups())
                           for m in (re.match(r'blocks\.(\d+)\.(\d+)\.', k)
                                     for k in state_dict) if m})
     blocks = _blocks(backbone)
     for (stage, index), (ours, block) in zip(timm_blocks, blocks):
         src = f'blocks.{stage}.{index}.'
-        table = _TIMM_IR if 'expand_conv' in block.layer_keys else _TIMM_DS
+        table = TIMM_IR if 'expand_conv' in block.layer_keys else TIMM_DS
         for conv, bn, name in table:
-            pairs += _conv_bn(f'{src}{conv}.', f'{src}{bn}.',
+            pairs += conv_bn_rules(f'{src}{conv}.', f'{src}{bn}.',
                               f'{ours}.{block.layer_keys[name]}')
         if 'se' in block.layer_keys:
-            pairs += _se_rules(f'{src}se', f'{ours}.se', _SE_TIMM)
+            pairs += se_rules(f'{src}se', f'{ours}.se', SE_TIMM)
     if is_v2:
-        pairs += _conv_bn('conv_head.', 'bn2.', last)
+        pairs += conv_bn_rules('conv_head.', 'bn2.', last)
         drop = [r'^classifier\.']
     elif len(timm_blocks) == len(blocks) + 1:
         stage, index = timm_blocks[-1]
-        pairs += _conv_bn(f'blocks.{stage}.{index}.conv.',
+        pairs += conv_bn_rules(f'blocks.{stage}.{index}.conv.',
                           f'blocks.{stage}.{index}.bn1.', last)
         drop = [r'^classifier\.', r'^conv_head\.']
     else:  # the mismatch report of convert_state_dict names the keys
         drop = [r'^classifier\.', r'^conv_head\.']
-    return rename_keys(state_dict, _prefix_rules(pairs), drop=drop)
+    return rename_keys(state_dict, prefix_rules(pairs), drop=drop)
