@@ -1,0 +1,280 @@
+"""GoogLeNet / Inception v1 (Szegedy et al., "Going Deeper with
+Convolutions", CVPR 2015, Table 1), in torchvision's form: every
+convolution is conv-BN-ReLU (BN eps 1e-3), the local response
+normalisations of the paper are left out, and the pooling layers round up
+(``ceil_mode``).
+
+Module names are torchvision's (``conv1.conv``, ``conv1.bn``,
+``inception3a.branch2.1.conv``...), so a torchvision checkpoint loads with
+the classifier (``fc``) and auxiliary heads (``aux1``, ``aux2``) dropped --
+which the 'torchvision' converter does. mmpretrain and timm have no
+GoogLeNet.
+"""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from mmbackbones.registry import MODELS
+from ..base import BaseBackbone, as_named_arch
+from ..layers import conv_norm_act
+
+__all__ = ['GoogLeNet', 'InceptionBlock', 'InceptionSpec', 'GOOGLENET_ARCHS']
+
+
+@dataclass(frozen=True)
+class InceptionSpec:
+    """One row of the paper's Table 1: the output channels of each branch.
+
+    Output channels: ``ch1x1 + ch3x3 + ch5x5 + pool_proj``.
+    """
+    ch1x1: int  # "#1x1": branch 1
+    ch3x3red: int  # "#3x3 reduce": branch 2's 1x1
+    ch3x3: int  # "#3x3": branch 2's 3x3
+    ch5x5red: int  # "#5x5 reduce": branch 3's 1x1
+    ch5x5: int  # "#5x5": branch 3's 5x5 (3x3 in torchvision)
+    pool_proj: int  # "pool proj": branch 4's 1x1 after the 3x3 max-pool
+
+    @property
+    def out_channels(self) -> int:
+        return self.ch1x1 + self.ch3x3 + self.ch5x5 + self.pool_proj
+
+
+class InceptionBlock(nn.Module):
+    """An Inception module (paper Fig. 2b): four branches concatenated.
+
+    ``x`` (N, C, H, W) -> cat(1x1; 1x1-3x3; 1x1-kxk; maxpool3x3-1x1) ->
+    (N, spec.out_channels, H, W). Keys ``branch1``, ``branch2.{0,1}``,
+    ``branch3.{0,1}``, ``branch4.1`` (torchvision's).
+
+    Example:
+        >>> block = InceptionBlock(192, InceptionSpec(64, 96, 128, 16, 32, 32))
+        >>> block(torch.rand(1, 192, 8, 8)).shape
+        torch.Size([1, 256, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 spec: InceptionSpec,
+                 branch3_kernel_size: int = 3,
+                 norm_cfg: Optional[dict] = dict(type='BN', eps=1e-3),
+                 act_cfg: Optional[dict] = dict(type='ReLU')):
+        super().__init__()
+        kw = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.branch1 = conv_norm_act(in_channels, spec.ch1x1, 1, **kw)
+        self.branch2 = nn.Sequential(
+            conv_norm_act(in_channels, spec.ch3x3red, 1, **kw),
+            conv_norm_act(spec.ch3x3red, spec.ch3x3, 3, **kw))
+        self.branch3 = nn.Sequential(
+            conv_norm_act(in_channels, spec.ch5x5red, 1, **kw),
+            conv_norm_act(spec.ch5x5red, spec.ch5x5, branch3_kernel_size,
+                          **kw))
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+            conv_norm_act(in_channels, spec.pool_proj, 1, **kw))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([
+            self.branch1(x), self.branch2(x), self.branch3(x),
+            self.branch4(x)
+        ], 1)
+
+
+#: Paper Table 1 (the one GoogLeNet): ``stem`` is (conv1's channels,
+#: conv3's channels) -- conv2 (the 1x1 "reduce") keeps conv1's -- and
+#: ``inception3/4/5`` the Inception rows of each resolution, in order
+#: (``inception3a``, ``inception3b``...).
+GOOGLENET_ARCHS: Dict[str, dict] = {
+    'googlenet': dict(
+        stem=(64, 192),
+        inception3=[
+            InceptionSpec(64, 96, 128, 16, 32, 32),  # 3a
+            InceptionSpec(128, 128, 192, 32, 96, 64),  # 3b
+        ],
+        inception4=[
+            InceptionSpec(192, 96, 208, 16, 48, 64),  # 4a
+            InceptionSpec(160, 112, 224, 24, 64, 64),  # 4b
+            InceptionSpec(128, 128, 256, 24, 64, 64),  # 4c
+            InceptionSpec(112, 144, 288, 32, 64, 64),  # 4d
+            InceptionSpec(256, 160, 320, 32, 128, 128),  # 4e
+        ],
+        inception5=[
+            InceptionSpec(256, 160, 320, 32, 128, 128),  # 5a
+            InceptionSpec(384, 192, 384, 48, 128, 128),  # 5b
+        ]),
+}
+
+_GROUPS = ('inception3', 'inception4', 'inception5')
+_REQUIRED_KEYS = ('stem', *_GROUPS)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'{name} must be a positive int, but got {value!r}')
+    return value
+
+
+def _as_spec(row, name: str) -> InceptionSpec:
+    if isinstance(row, InceptionSpec):
+        row = (row.ch1x1, row.ch3x3red, row.ch3x3, row.ch5x5red, row.ch5x5,
+               row.pool_proj)
+    if isinstance(row, dict):
+        try:
+            row = InceptionSpec(**row)
+        except TypeError as e:
+            raise ValueError(f'{name} must have the fields of InceptionSpec '
+                             f'(ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, '
+                             f'pool_proj): {e}') from None
+        row = (row.ch1x1, row.ch3x3red, row.ch3x3, row.ch5x5red, row.ch5x5,
+               row.pool_proj)
+    if (isinstance(row, (str, bytes)) or not isinstance(row, Sequence)
+            or len(row) != 6):
+        raise ValueError(f'{name} must be 6 ints (ch1x1, ch3x3red, ch3x3, '
+                         f'ch5x5red, ch5x5, pool_proj), but got {row!r}')
+    return InceptionSpec(*(_positive_int(v, name) for v in row))
+
+
+def _resolve_arch(arch: Union[str, dict]) -> dict:
+    if not isinstance(arch, (str, dict)):
+        raise TypeError(f'arch must be one of {list(GOOGLENET_ARCHS)} or a '
+                        f'dict, but got {type(arch).__name__}')
+    arch = as_named_arch(arch, GOOGLENET_ARCHS, required_keys=_REQUIRED_KEYS)
+    stem = arch['stem']
+    if (isinstance(stem, (str, bytes)) or not isinstance(stem, Sequence)
+            or len(stem) != 2):
+        raise ValueError('arch stem must be 2 positive ints (conv1, conv3 '
+                         f'channels), but got {stem!r}')
+    resolved = dict(stem=tuple(_positive_int(c, 'arch stem') for c in stem))
+    for group in _GROUPS:
+        rows = arch[group]
+        if (isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence)
+                or not 1 <= len(rows) <= 26):
+            raise ValueError(f'arch {group} must be a non-empty list of '
+                             f'Inception rows, but got {rows!r}')
+        resolved[group] = [
+            _as_spec(row, f'arch {group}[{i}]') for i, row in enumerate(rows)
+        ]
+    return resolved
+
+
+class _StageView(nn.Sequential):
+    """Stage ``i`` as the base class sees it: modules registered under
+    torchvision's top-level names (``maxpool3``, ``inception4a``...),
+    grouped for ``forward``, ``frozen_stages`` and per-block ``with_cp``.
+    Not registered in the model, so its training flag is its members'."""
+
+    @property
+    def training(self) -> bool:  # type: ignore[override]
+        return all(m.training for m in self)
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        pass  # nn.Module.__init__ sets it; the members decide
+
+    def train(self, mode: bool = True) -> '_StageView':
+        for m in self:
+            m.train(mode)
+        return self
+
+
+@MODELS.register_module()
+class GoogLeNet(BaseBackbone):
+    """GoogLeNet (Inception v1) backbone, torchvision's form.
+
+    Stem: conv1 (7x7/2) and maxpool1 (3x3/2): stride 4. Four stages
+    (``out_indices``), strides 4, 8, 16, 32:
+
+    0. conv2 (1x1) and conv3 (3x3): 192 channels, stride 4;
+    1. maxpool2, inception3a-b: 480 channels, stride 8;
+    2. maxpool3, inception4a-e: 832 channels, stride 16;
+    3. maxpool4 (2x2), inception5a-b: 1024 channels, stride 32 (default).
+
+    The auxiliary classifiers (on inception4a and 4d) belong to a head, not
+    to the backbone; torchvision's ``transform_input`` (re-normalising
+    ImageNet-normalised input to [-1, 1]) is the data preprocessor's job.
+
+    Args:
+        arch (str | dict): ``'googlenet'`` (paper Table 1), or a dict with
+            ``stem`` (conv1 and conv3 channels) and ``inception3``,
+            ``inception4``, ``inception5``: lists of Inception rows
+            (:class:`InceptionSpec`, 6 ints or a dict of its fields).
+        branch3_kernel_size (int): Kernel of the "5x5" branch: 3 (default)
+            is torchvision's (its checkpoints have it; pytorch/vision#906),
+            5 is the paper's.
+        in_channels (int): Input image channels.
+        norm_cfg (dict, optional): Norm after every conv. Default BN with
+            eps 1e-3 (torchvision's); ``None`` gives the paper's
+            convolutions with bias and no normalisation.
+        act_cfg (dict): Activation. Default: ReLU.
+        out_indices (int | Sequence[int]): Outputs to return. Default: -1.
+        frozen_stages (int): -1 none, 0 the stem, ``i`` the stem and the
+            first ``i`` stages.
+        norm_eval (bool): BatchNorm in eval mode while training.
+        with_cp (bool): Gradient checkpointing per Inception block.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            default Kaiming convs and unit-scale norms.
+
+    Example:
+        >>> model = GoogLeNet(out_indices=(0, 1, 2, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 192, 16, 16), (1, 480, 8, 8), (1, 832, 4, 4), (1, 1024, 2, 2)]
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'googlenet',
+                 branch3_kernel_size: int = 3,
+                 in_channels: int = 3,
+                 norm_cfg: Optional[dict] = dict(type='BN', eps=1e-3),
+                 act_cfg: dict = dict(type='ReLU'),
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
+                         in_channels, init_cfg)
+        spec = _resolve_arch(arch)
+        if branch3_kernel_size not in (3, 5):
+            raise ValueError('branch3_kernel_size must be 3 (torchvision) or '
+                             f'5 (the paper), but got {branch3_kernel_size!r}')
+        self.arch = spec
+        self.branch3_kernel_size = branch3_kernel_size
+        kw = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
+        c1, c3 = spec['stem']
+
+        # Stem (stride 4) and stage 0: paper Table 1's first rows.
+        self.conv1 = conv_norm_act(in_channels, c1, 7, stride=2, **kw)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = conv_norm_act(c1, c1, 1, **kw)
+        self.conv3 = conv_norm_act(c1, c3, 3, **kw)
+        views = [_StageView(self.conv2, self.conv3)]
+        channels = [c3]
+
+        # Stages 1-3: a stride-2 max-pool, then the Inception modules
+        # (torchvision's maxpool4 is 2x2, the paper's 3x3).
+        for k, group in enumerate(_GROUPS):
+            pool = nn.MaxPool2d(3 if k < 2 else 2, stride=2, ceil_mode=True)
+            self.add_module(f'maxpool{k + 2}', pool)
+            members = [pool]
+            in_ch = channels[-1]
+            for j, row in enumerate(spec[group]):
+                block = InceptionBlock(in_ch, row, branch3_kernel_size, **kw)
+                self.add_module(f'{group}{chr(ord("a") + j)}', block)
+                members.append(block)
+                in_ch = row.out_channels
+            views.append(_StageView(*members))
+            channels.append(in_ch)
+
+        self._stage_views = views
+        self.stage_channels = tuple(channels)
+        self.stage_strides = (4, 8, 16, 32)
+        # conv1 (/2) and the three unpadded 3x3/2 ceil-mode pools: maxpool3
+        # gets a 1x1 map (and fails) below 15x15 input (tested).
+        self.min_input_size = 15
+
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1, self.maxpool1]
+
+    def stage_modules(self) -> List[nn.Module]:
+        return list(self._stage_views)
