@@ -203,24 +203,36 @@ def check_equivalent_outputs(ours, reference, x, rtol=1e-5):
         assert err <= rtol, f'output {i}: relative error {err:.2e}'
 
 
-def check_mmpretrain_equivalence(type_name, **kwargs):
-    """Our type and mmpretrain's of the same name, with the same arguments:
-    a whole mmpretrain classifier checkpoint (the converter keeps the
-    backbone part) gives the same four outputs."""
-    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
-    from mmpretrain import models as mmpretrain_models
-
-    from mmbackbones import models
+def check_mmpretrain_checkpoint(ours, ref, x):
+    """``ref``, an mmpretrain backbone, saved as a whole mmpretrain
+    classifier checkpoint (``backbone.`` keys, a neck and a head) converts
+    into ``ours`` with strict keys, and both give the same outputs on ``x``.
+    ``ref``'s BN statistics are randomised first; build both with the same
+    ``out_indices``."""
     from mmbackbones.converters import convert_state_dict
-    ref = randomize_bn(getattr(mmpretrain_models, type_name)(**kwargs))
+    randomize_bn(ref)
     state_dict = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
-    state_dict['head.fc.weight'] = torch.zeros(10, ref.feat_dim)
-    ours = getattr(models, type_name)(**kwargs)
+    # The converter keeps the backbone part only.
+    state_dict['neck.conv.weight'] = torch.zeros(4, 4, 1, 1)
+    state_dict['head.fc.weight'] = torch.zeros(10, 4)
     ours.load_state_dict(
         convert_state_dict({'state_dict': state_dict}, 'mmpretrain', ours),
         strict=True)
     ref.eval()  # mmpretrain's train() returns None, so no chaining
-    check_equivalent_outputs(ours, ref, torch.rand(2, 3, 32, 32))
+    check_equivalent_outputs(ours, ref, x)
+
+
+def check_mmpretrain_equivalence(type_name, **kwargs):
+    """Our type and mmpretrain's of the same name, with the same arguments
+    and four outputs: :func:`check_mmpretrain_checkpoint`."""
+    kwargs = dict(kwargs, out_indices=(0, 1, 2, 3))
+    from mmpretrain import models as mmpretrain_models
+
+    from mmbackbones import models
+    check_mmpretrain_checkpoint(
+        getattr(models, type_name)(**kwargs),
+        getattr(mmpretrain_models, type_name)(**kwargs),
+        torch.rand(2, 3, 32, 32))
 
 
 class BackboneContract:

@@ -2,7 +2,8 @@ import pytest
 import torch
 import torchvision
 from backbone_checks import (BackboneContract, check_equivalent,
-                             count_params, randomize_bn)
+                             check_mmpretrain_checkpoint, count_params,
+                             randomize_bn)
 from mmpretrain.models import ShuffleNetV2 as MMPretrainShuffleNetV2
 
 from mmbackbones.converters import convert_state_dict
@@ -44,18 +45,11 @@ def test_torchvision_equivalence(widen_factor):
 
 @pytest.mark.parametrize('widen_factor', [0.5, 1.5])
 def test_mmpretrain_equivalence(widen_factor):
-    ref = randomize_bn(MMPretrainShuffleNetV2(widen_factor=widen_factor,
-                                             out_indices=(0, 1, 2, 3)))
-    # A whole classifier checkpoint: the converter keeps the backbone part.
-    checkpoint = {'state_dict': {f'backbone.{k}': v
-                                 for k, v in ref.state_dict().items()}}
-    checkpoint['state_dict']['head.fc.weight'] = torch.zeros(10, 1024)
-    ours = ShuffleNetV2(widen_factor=widen_factor, out_indices=(0, 1, 2, 3))
-    ours.load_state_dict(
-        convert_state_dict(checkpoint, 'mmpretrain', ours), strict=True)
-    ref.eval()  # mmpretrain's train() returns None, so no chaining
-    for i in range(4):
-        check_equivalent(ours, lambda x: ref(x)[i], small_input(), index=i)
+    check_mmpretrain_checkpoint(
+        ShuffleNetV2(widen_factor=widen_factor, out_indices=(0, 1, 2, 3)),
+        MMPretrainShuffleNetV2(widen_factor=widen_factor,
+                               out_indices=(0, 1, 2, 3)),
+        small_input())
 
 
 def test_converter_rejects_other_architecture():
