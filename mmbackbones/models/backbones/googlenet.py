@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch
+from ..base import BaseBackbone, StageView, as_named_arch
 from ..layers import conv_norm_act
 
 __all__ = ['GoogLeNet', 'InceptionBlock', 'InceptionSpec', 'GOOGLENET_ARCHS']
@@ -158,26 +158,6 @@ def _resolve_arch(arch: Union[str, dict]) -> dict:
     return resolved
 
 
-class _StageView(nn.Sequential):
-    """Stage ``i`` as the base class sees it: modules registered under
-    torchvision's top-level names (``maxpool3``, ``inception4a``...),
-    grouped for ``forward``, ``frozen_stages`` and per-block ``with_cp``.
-    Not registered in the model, so its training flag is its members'."""
-
-    @property
-    def training(self) -> bool:  # type: ignore[override]
-        return all(m.training for m in self)
-
-    @training.setter
-    def training(self, mode: bool) -> None:
-        pass  # nn.Module.__init__ sets it; the members decide
-
-    def train(self, mode: bool = True) -> '_StageView':
-        for m in self:
-            m.train(mode)
-        return self
-
-
 @MODELS.register_module()
 class GoogLeNet(BaseBackbone):
     """GoogLeNet (Inception v1) backbone, torchvision's form.
@@ -248,7 +228,7 @@ class GoogLeNet(BaseBackbone):
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = conv_norm_act(c1, c1, 1, **kw)
         self.conv3 = conv_norm_act(c1, c3, 3, **kw)
-        views = [_StageView(self.conv2, self.conv3)]
+        views = [StageView(self.conv2, self.conv3)]
         channels = [c3]
 
         # Stages 1-3: a stride-2 max-pool, then the Inception modules
@@ -263,7 +243,7 @@ class GoogLeNet(BaseBackbone):
                 self.add_module(f'{group}{chr(ord("a") + j)}', block)
                 members.append(block)
                 in_ch = row.out_channels
-            views.append(_StageView(*members))
+            views.append(StageView(*members))
             channels.append(in_ch)
 
         self._stage_views = views
