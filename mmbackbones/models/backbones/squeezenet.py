@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch
+from ..base import BaseBackbone, StageView, as_named_arch
 from ..layers import conv2d_relu
 
 __all__ = ['SqueezeNet', 'Fire', 'SQUEEZENET_ARCHS']
@@ -173,10 +173,12 @@ class SqueezeNet(BaseBackbone):
             stage_slices.append((start, len(layers)))
             stage_channels.append(channels)
         self.features = nn.Sequential(*layers)
-        # One Sequential per stage over the same modules, kept in a plain
-        # list so they add no state-dict keys (the keys stay torchvision's
-        # ``features.N``); train() keeps their own mode flags in step.
-        self._stage_views = [self.features[a:b] for a, b in stage_slices]
+        # One view per stage over the same modules, kept in a plain list so
+        # they add no state-dict keys (the keys stay torchvision's
+        # ``features.N``).
+        self._stage_views = [
+            StageView(*self.features[a:b]) for a, b in stage_slices
+        ]
 
         self.stage_channels = tuple(stage_channels)
         self.stage_strides = tuple(4 * 2**i
@@ -210,8 +212,3 @@ class SqueezeNet(BaseBackbone):
 
     def stage_modules(self) -> List[nn.Module]:
         return list(self._stage_views)
-
-    def train(self, mode: bool = True) -> 'SqueezeNet':
-        for view in self._stage_views:
-            view.training = mode
-        return super().train(mode)
