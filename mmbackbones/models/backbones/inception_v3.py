@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone
+from ..base import BaseBackbone, StageView
 from ..layers import conv_norm_act
 
 __all__ = ['InceptionV3', 'InceptionAux', 'INCEPTION_V3_STAGES']
@@ -345,23 +345,15 @@ class InceptionV3(BaseBackbone):
 
     def stage_modules(self) -> List[nn.Module]:
         """Views over the ``Mixed_*`` modules (not registered, so the keys
-        stay mmpretrain's), rebuilt at every call; a view's mode is that
-        of its blocks."""
+        stay mmpretrain's), rebuilt at every call."""
         stages = [
-            self._view([getattr(self, name) for name in names])
+            StageView(*[getattr(self, name) for name in names])
             for names in self._stage_names
         ]
         if self.num_classes > 0:
             stages.append(
-                self._view([self.avgpool, self.dropout, self.flatten,
-                            self.fc]))
+                StageView(self.avgpool, self.dropout, self.flatten, self.fc))
         return stages
-
-    @staticmethod
-    def _view(blocks: List[nn.Module]) -> nn.Sequential:
-        view = nn.Sequential(*blocks)
-        view.training = blocks[-1].training
-        return view
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)
