@@ -357,17 +357,33 @@ def make_stage_strides(first_stride: int,
 
 
 def as_named_arch(arch, presets: dict, arch_name: str = 'arch',
-                  required_keys: Optional[Sequence[str]] = None):
+                  required_keys: Optional[Sequence[str]] = None,
+                  optional_keys: Optional[Sequence[str]] = None):
     """Look up a preset by name, or validate a custom arch dict.
 
-    Raises a ValueError naming the presets for an unknown name, and the
-    missing keys for an incomplete custom dict.
+    Raises a ValueError naming the presets for an unknown name, the missing
+    keys for an incomplete custom dict and, when ``optional_keys`` is given
+    (the keys a custom dict may have besides the required ones), the keys
+    it does not know.
+
+    >>> as_named_arch(dict(a=1, c=2), {}, required_keys=['a'],
+    ...               optional_keys=['b'])
+    Traceback (most recent call last):
+    ...
+    ValueError: custom arch has unknown keys ['c'] (valid: ['a', 'b'])
     """
     if isinstance(arch, dict):
-        missing = [k for k in (required_keys or []) if k not in arch]
+        required = list(required_keys or [])
+        missing = [k for k in required if k not in arch]
         if missing:
             raise ValueError(f'custom {arch_name} is missing the keys '
-                             f'{missing} (required: {list(required_keys)})')
+                             f'{missing} (required: {required})')
+        if optional_keys is not None:
+            valid = required + list(optional_keys)
+            unknown = sorted(set(arch) - set(valid))
+            if unknown:
+                raise ValueError(f'custom {arch_name} has unknown keys '
+                                 f'{unknown} (valid: {valid})')
         return arch
     if arch not in presets:
         raise ValueError(f'{arch_name} must be one of {list(presets)} or a '

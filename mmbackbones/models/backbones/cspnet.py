@@ -142,19 +142,15 @@ class CSPArch:
 
     @classmethod
     def from_dict(cls, arch: dict) -> 'CSPArch':
-        """Validate a custom arch; scalars apply to every stage."""
-        names = [f.name for f in fields(cls)]
-        unknown = set(arch) - set(names)
-        if unknown:
-            raise ValueError(f'custom depth has unknown keys {sorted(unknown)}'
-                             f' (valid: {names})')
+        """Validate a custom arch (its keys: see ``as_named_arch`` in
+        ``CSPNet.__init__``); scalars apply to every stage."""
         if not isinstance(arch['in_channels'], (list, tuple)):
             raise ValueError('custom depth: in_channels must be a list of '
                              'ints, one per stage, but got '
                              f"{arch['in_channels']!r}")
         num_stages = len(arch['in_channels'])
         values = {}
-        for name in names:
+        for name in (f.name for f in fields(cls)):
             value = arch.get(name, _CSP_DEFAULTS.get(name))
             if value is None:
                 raise ValueError(f'custom depth is missing {name!r}')
@@ -271,9 +267,11 @@ class CSPNet(BaseBackbone):
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
                          in_channels, init_cfg)
-        arch = as_named_arch(depth, self.ARCHS, 'depth',
-                             required_keys=['in_channels', 'out_channels',
-                                            'num_blocks'])
+        required = ['in_channels', 'out_channels', 'num_blocks']
+        arch = as_named_arch(
+            depth, self.ARCHS, 'depth', required_keys=required,
+            optional_keys=[f.name for f in fields(CSPArch)
+                           if f.name not in required])
         self.arch = arch if isinstance(arch, CSPArch) else \
             CSPArch.from_dict(arch)
         self.depth = depth

@@ -188,14 +188,10 @@ class Darknet(BaseBackbone):
 
     def _resolve_arch(self, depth: Union[int, dict]) -> DarknetArch:
         arch = as_named_arch(depth, self.ARCHS, 'depth',
-                             required_keys=['num_blocks', 'channels'])
+                             required_keys=['num_blocks', 'channels'],
+                             optional_keys=['stem_channels'])
         if isinstance(arch, DarknetArch):
             return arch
-        unknown = set(arch) - {'num_blocks', 'channels', 'stem_channels'}
-        if unknown:
-            raise ValueError(f'custom depth has unknown keys {sorted(unknown)}'
-                             " (valid: 'num_blocks', 'channels', "
-                             "'stem_channels')")
         num_blocks = _positive_ints('custom depth num_blocks',
                                     arch['num_blocks'])
         channels = _positive_ints('custom depth channels', arch['channels'])

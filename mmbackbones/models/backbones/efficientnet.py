@@ -120,12 +120,9 @@ def _parse_arch(arch) -> EfficientNetArch:
                         "a dict with 'width' and 'depth' (and optionally "
                         f"'resolution'), but got {arch!r}")
     arch = as_named_arch(arch, EFFICIENTNET_ARCHS,
-                         required_keys=('width', 'depth'))
+                         required_keys=('width', 'depth'),
+                         optional_keys=('resolution', ))
     if isinstance(arch, dict):
-        unknown = set(arch) - {'width', 'depth', 'resolution'}
-        if unknown:
-            raise ValueError(f'custom arch has unknown keys {sorted(unknown)}'
-                             " (valid: 'width', 'depth', 'resolution')")
         for key in ('width', 'depth'):
             value = arch[key]
             if isinstance(value, bool) or not isinstance(

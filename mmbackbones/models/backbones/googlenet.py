@@ -11,7 +11,7 @@ which the 'torchvision' converter does. mmpretrain and timm have no
 GoogLeNet.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn

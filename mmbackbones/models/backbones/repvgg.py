@@ -292,13 +292,10 @@ def _as_arch(arch: Union[str, dict, RepVGGArch]) -> RepVGGArch:
         raise TypeError(f'arch must be a preset name or a dict, but got '
                         f'{type(arch).__name__}')
     arch = as_named_arch(arch, REPVGG_ARCHS,
-                         required_keys=['num_blocks', 'width_factor'])
+                         required_keys=_ARCH_KEYS[:2],
+                         optional_keys=_ARCH_KEYS[2:])
     if isinstance(arch, RepVGGArch):
         return arch
-    unknown = set(arch) - set(_ARCH_KEYS)
-    if unknown:
-        raise ValueError(f'custom arch has unknown keys {sorted(unknown)}; '
-                         f'valid keys: {list(_ARCH_KEYS)}')
     if len(arch['num_blocks']) != len(arch['width_factor']):
         raise ValueError(
             f"custom arch: num_blocks {list(arch['num_blocks'])} and "

@@ -506,14 +506,10 @@ class ResNet(BaseBackbone):
     # ----------------------------------------------------------------- #
     def _resolve_arch(self, depth: Union[int, dict]) -> ResNetArch:
         arch = as_named_arch(depth, self.ARCHS, 'depth',
-                             required_keys=['stage_blocks'])
+                             required_keys=['stage_blocks'],
+                             optional_keys=['block', 'stem_channels'])
         if isinstance(arch, ResNetArch):
             return arch
-        unknown = set(arch) - {'block', 'stage_blocks', 'stem_channels'}
-        if unknown:
-            raise ValueError(f'custom depth has unknown keys {sorted(unknown)}'
-                             " (valid: 'block', 'stage_blocks', "
-                             "'stem_channels')")
         blocks = {a.block.__name__: a.block for a in self.ARCHS.values()}
         block = arch.get('block', list(self.ARCHS.values())[-1].block)
         if isinstance(block, str):

@@ -15,7 +15,7 @@ import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, make_stage_strides
+from ..base import BaseBackbone, as_named_arch, make_stage_strides
 from ..layers import conv_norm_act
 from ..layers.pooled_conv import PooledConv1x1
 
@@ -171,19 +171,14 @@ _REQUIRED = ['stem_channels', 'mid_channels', 'out_channels', 'num_blocks',
 
 
 def _resolve_arch(arch: Union[str, dict]) -> VoVNetArch:
-    if isinstance(arch, str):
-        if arch not in VOVNET_ARCHS:
-            raise ValueError(f'arch must be one of {list(VOVNET_ARCHS)} or '
-                             f'a custom dict, but got {arch!r}')
-        return VOVNET_ARCHS[arch]
-    if not isinstance(arch, dict):
+    if not isinstance(arch, (str, dict)):
         raise TypeError('arch must be a preset name or a dict, but got '
                         f'{type(arch).__name__}')
-    unknown = sorted(set(arch) - set(_ARCH_KEYS))
-    missing = [k for k in _REQUIRED if k not in arch]
-    if unknown or missing:
-        raise ValueError(f'custom arch: missing keys {missing}, unknown keys '
-                         f'{unknown} (valid keys: {_ARCH_KEYS})')
+    arch = as_named_arch(
+        arch, VOVNET_ARCHS, required_keys=_REQUIRED,
+        optional_keys=[k for k in _ARCH_KEYS if k not in _REQUIRED])
+    if isinstance(arch, VoVNetArch):
+        return arch
     spec = VoVNetArch(**{
         k: tuple(v) if isinstance(v, (list, tuple)) else v
         for k, v in arch.items()

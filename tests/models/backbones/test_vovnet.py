@@ -139,7 +139,7 @@ def test_bad_arch():
     with pytest.raises(TypeError, match='arch must be a preset name'):
         VoVNet(39)
     base = dict(VOVNET_ARCHS['ese-19-slim'].__dict__)
-    with pytest.raises(ValueError, match=r"missing keys \['num_layers'\]"):
+    with pytest.raises(ValueError, match=r"missing the keys \['num_layers'\]"):
         VoVNet({k: v for k, v in base.items() if k != 'num_layers'})
     with pytest.raises(ValueError, match=r"unknown keys \['groups'\]"):
         VoVNet(dict(base, groups=2))
