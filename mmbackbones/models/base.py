@@ -356,6 +356,32 @@ def make_stage_strides(first_stride: int,
     return tuple(strides)
 
 
+def check_positive_int(name: str, value, minimum: int = 1) -> int:
+    """``value``, or a ValueError naming ``name`` unless it is an int (not
+    a bool) of at least ``minimum``."""
+    if (isinstance(value, bool) or not isinstance(value, int)
+            or value < minimum):
+        what = 'a positive int' if minimum == 1 else f'an int >= {minimum}'
+        raise ValueError(f'{name} must be {what}, but got {value!r}')
+    return value
+
+
+def check_positive_ints(name: str, values, length: Optional[int] = None,
+                        minimum_length: int = 1) -> Tuple[int, ...]:
+    """``values`` as a tuple, or a ValueError naming ``name`` unless it is
+    a sequence of positive ints: exactly ``length`` of them if given, else
+    at least ``minimum_length``."""
+    if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence)
+            or (len(values) != length if length is not None else
+                len(values) < minimum_length)
+            or not all(isinstance(v, int) and not isinstance(v, bool)
+                       and v > 0 for v in values)):
+        count = length if length is not None else f'at least {minimum_length}'
+        raise ValueError(f'{name} must be {count} positive ints, but got '
+                         f'{values!r}')
+    return tuple(values)
+
+
 def as_named_arch(arch, presets: dict, arch_name: str = 'arch',
                   required_keys: Optional[Sequence[str]] = None,
                   optional_keys: Optional[Sequence[str]] = None):

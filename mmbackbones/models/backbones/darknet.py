@@ -19,7 +19,8 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
+                    make_stage_strides)
 from ..layers import conv_norm_act
 
 __all__ = ['Darknet', 'DarkBlock', 'DarknetArch', 'DARKNET_ARCHS']
@@ -84,15 +85,6 @@ class DarknetArch:
 DARKNET_ARCHS: Dict[int, DarknetArch] = {
     53: DarknetArch((1, 2, 8, 8, 4), (64, 128, 256, 512, 1024)),
 }
-
-
-def _positive_ints(name: str, values) -> Tuple[int, ...]:
-    if (not isinstance(values, Sequence) or not values
-            or not all(isinstance(v, int) and not isinstance(v, bool)
-                       and v > 0 for v in values)):
-        raise ValueError(f'{name} must be a non-empty sequence of positive '
-                         f'ints, but got {values!r}')
-    return tuple(values)
 
 
 @MODELS.register_module()
@@ -192,14 +184,15 @@ class Darknet(BaseBackbone):
                              optional_keys=['stem_channels'])
         if isinstance(arch, DarknetArch):
             return arch
-        num_blocks = _positive_ints('custom depth num_blocks',
+        num_blocks = check_positive_ints('custom depth num_blocks',
                                     arch['num_blocks'])
-        channels = _positive_ints('custom depth channels', arch['channels'])
+        channels = check_positive_ints('custom depth channels',
+                                       arch['channels'])
         if len(num_blocks) != len(channels):
             raise ValueError(
                 'custom depth: num_blocks and channels need one entry per '
                 f'stage, but got {len(num_blocks)} and {len(channels)}')
-        stem = _positive_ints('custom depth stem_channels',
+        stem = check_positive_ints('custom depth stem_channels',
                               [arch.get('stem_channels', 32)])[0]
         return DarknetArch(num_blocks, channels, stem)
 

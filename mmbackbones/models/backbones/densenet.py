@@ -18,7 +18,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
 from ..base import (BaseBackbone, StageView, as_named_arch,
-                    make_stage_strides)
+                    check_positive_int, make_stage_strides)
 
 __all__ = ['DenseNet', 'DenseLayer', 'DenseBlock', 'DenseTransition',
            'DENSENET_ARCHS']
@@ -143,12 +143,6 @@ DENSENET_ARCHS: Dict[str, DenseNetArch] = {
 }
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive int, but got {value!r}')
-    return value
-
-
 def _resolve_arch(arch: Union[str, dict]) -> DenseNetArch:
     if not isinstance(arch, (str, dict)):
         raise TypeError(f'arch must be one of {list(DENSENET_ARCHS)} or a '
@@ -162,11 +156,11 @@ def _resolve_arch(arch: Union[str, dict]) -> DenseNetArch:
         raise ValueError('arch depths must be a non-empty sequence of '
                          f'positive ints, but got {depths!r}')
     for depth in depths:
-        _positive_int(depth, 'arch depths entries')
-    return DenseNetArch(_positive_int(arch['growth_rate'], 'arch growth_rate'),
-                        tuple(depths),
-                        _positive_int(arch['init_channels'],
-                                      'arch init_channels'))
+        check_positive_int('arch depths entries', depth)
+    return DenseNetArch(
+        check_positive_int('arch growth_rate', arch['growth_rate']),
+        tuple(depths),
+        check_positive_int('arch init_channels', arch['init_channels']))
 
 
 @MODELS.register_module()
@@ -225,7 +219,7 @@ class DenseNet(BaseBackbone):
         super().__init__(out_indices, frozen_stages, norm_eval,
                          with_cp or memory_efficient, in_channels, init_cfg)
         spec = _resolve_arch(arch)
-        _positive_int(bn_size, 'bn_size')
+        check_positive_int('bn_size', bn_size)
         if not 0 < compression_factor <= 1:
             raise ValueError('compression_factor must be in (0, 1], but got '
                              f'{compression_factor!r}')

@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView, as_named_arch
+from ..base import (BaseBackbone, StageView, as_named_arch,
+                    check_positive_int)
 from ..layers import conv_norm_act
 
 __all__ = ['GoogLeNet', 'InceptionBlock', 'InceptionSpec', 'GOOGLENET_ARCHS']
@@ -109,12 +110,6 @@ _GROUPS = ('inception3', 'inception4', 'inception5')
 _REQUIRED_KEYS = ('stem', *_GROUPS)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive int, but got {value!r}')
-    return value
-
-
 def _as_spec(row, name: str) -> InceptionSpec:
     if isinstance(row, InceptionSpec):
         row = (row.ch1x1, row.ch3x3red, row.ch3x3, row.ch5x5red, row.ch5x5,
@@ -132,7 +127,7 @@ def _as_spec(row, name: str) -> InceptionSpec:
             or len(row) != 6):
         raise ValueError(f'{name} must be 6 ints (ch1x1, ch3x3red, ch3x3, '
                          f'ch5x5red, ch5x5, pool_proj), but got {row!r}')
-    return InceptionSpec(*(_positive_int(v, name) for v in row))
+    return InceptionSpec(*(check_positive_int(name, v) for v in row))
 
 
 def _resolve_arch(arch: Union[str, dict]) -> dict:
@@ -145,7 +140,8 @@ def _resolve_arch(arch: Union[str, dict]) -> dict:
             or len(stem) != 2):
         raise ValueError('arch stem must be 2 positive ints (conv1, conv3 '
                          f'channels), but got {stem!r}')
-    resolved = dict(stem=tuple(_positive_int(c, 'arch stem') for c in stem))
+    resolved = dict(
+        stem=tuple(check_positive_int('arch stem', c) for c in stem))
     for group in _GROUPS:
         rows = arch[group]
         if (isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence)

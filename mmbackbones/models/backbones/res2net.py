@@ -13,8 +13,8 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 
 from mmbackbones.registry import MODELS
-from .resnet import (RESNET_ARCHS, Bottleneck, ResNet, ResNetArch,
-                     check_positive_int)
+from ..base import check_positive_int
+from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
 
 __all__ = ['Res2Net', 'Bottle2neck', 'RES2NET_ARCHS', 'RES2NET_VARIANTS']
 

@@ -11,8 +11,9 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
+from ..base import check_positive_int
 from ..layers.pooled_conv import PooledConv1x1
-from .resnet import Bottleneck, ResNetArch, ResNetV1d, check_positive_int
+from .resnet import Bottleneck, ResNetArch, ResNetV1d
 from .resnext import ResNeXt
 
 __all__ = [

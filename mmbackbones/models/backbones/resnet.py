@@ -30,7 +30,8 @@ from mmcv.cnn import (build_activation_layer, build_conv_layer,
 from mmcv.cnn.bricks import DropPath
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
+                    make_stage_strides)
 from ..layers import conv_norm_act
 
 __all__ = [
@@ -374,25 +375,6 @@ RESNET_ARCHS: Dict[int, ResNetArch] = {
 }
 
 
-def check_positive_int(name: str, value, minimum: int = 1) -> None:
-    """ValueError naming the argument unless ``value`` is an int (not a
-    bool) of at least ``minimum``."""
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if not is_int or value < minimum:
-        raise ValueError(f'{name} must be an int >= {minimum}, but got '
-                         f'{value!r}')
-
-
-def _check_positive_ints(name: str, values: Sequence, length: int) -> None:
-    """At least ``length`` positive ints (one per stage; extra entries, as
-    in the 4-stage defaults of a shorter network, are unused)."""
-    if (not isinstance(values, Sequence) or len(values) < length
-            or not all(isinstance(v, int) and not isinstance(v, bool)
-                       and v > 0 for v in values)):
-        raise ValueError(f'{name} must be at least {length} positive ints '
-                         f'(one per stage), but got {values!r}')
-
-
 @MODELS.register_module()
 class ResNet(BaseBackbone):
     """ResNet backbone, and the base of every ResNet-style family.
@@ -476,8 +458,9 @@ class ResNet(BaseBackbone):
         arch = self._resolve_arch(depth)
         if not isinstance(num_stages, int) or not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages must be 1..4, but got {num_stages}')
-        _check_positive_ints('strides', strides, num_stages)
-        _check_positive_ints('dilations', dilations, num_stages)
+        check_positive_ints('strides', strides, minimum_length=num_stages)
+        check_positive_ints('dilations', dilations,
+                            minimum_length=num_stages)
         if style not in ('pytorch', 'caffe'):
             raise ValueError(
                 f"style must be 'pytorch' or 'caffe', but got {style!r}")
@@ -521,7 +504,8 @@ class ResNet(BaseBackbone):
             raise TypeError('custom depth: block must be a ResidualBlock '
                             f'subclass or a name, but got {block!r}')
         stage_blocks = tuple(arch['stage_blocks'])
-        _check_positive_ints('custom depth stage_blocks', stage_blocks, 4)
+        check_positive_ints('custom depth stage_blocks', stage_blocks,
+                            minimum_length=4)
         return ResNetArch(block, stage_blocks,
                           arch.get('stem_channels', 64))
 

@@ -22,7 +22,8 @@ from mmcv.cnn import (build_activation_layer, build_conv_layer,
                       build_norm_layer)
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
+                    make_stage_strides)
 
 __all__ = [
     'ResNetV2', 'PreActBlock', 'PreActBasicBlock', 'PreActBottleneck',
@@ -145,17 +146,6 @@ RESNET_V2_ARCHS: Dict[int, ResNetV2Arch] = {
 }
 
 
-def _per_stage(name: str, values: Sequence[int],
-               num_stages: int) -> Tuple[int, ...]:
-    values = tuple(values)
-    if len(values) != num_stages or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1
-            for v in values):
-        raise ValueError(f'{name} must be {num_stages} positive ints (one '
-                         f'per stage), but got {values}')
-    return values
-
-
 @MODELS.register_module()
 class ResNetV2(BaseBackbone):
     """Pre-activation ResNet backbone.
@@ -224,10 +214,11 @@ class ResNetV2(BaseBackbone):
         self.depth = depth
         if strides is None:  # conv2_x keeps the max-pool's resolution
             strides = (1, ) + (2, ) * (num_stages - 1)
-        self.strides = _per_stage('strides', strides, num_stages)
-        self.dilations = _per_stage(
+        self.strides = check_positive_ints('strides', strides,
+                                           length=num_stages)
+        self.dilations = check_positive_ints(
             'dilations', (1, ) * num_stages if dilations is None else
-            dilations, num_stages)
+            dilations, length=num_stages)
         self.zero_init_residual = zero_init_residual
         block = BLOCKS[arch.block]
         layer_cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg,

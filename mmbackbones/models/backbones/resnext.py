@@ -7,7 +7,8 @@ this file only adds the table and the registered class.
 from typing import Dict
 
 from mmbackbones.registry import MODELS
-from .resnet import RESNET_ARCHS, ResNet, ResNetArch, check_positive_int
+from ..base import check_positive_int
+from .resnet import RESNET_ARCHS, ResNet, ResNetArch
 
 __all__ = ['ResNeXt', 'RESNEXT_ARCHS']
 

@@ -8,9 +8,9 @@ from typing import Dict
 import torch
 
 from mmbackbones.registry import MODELS
+from ..base import check_positive_int
 from ..layers import SELayer, make_divisible, mmpretrain_se_layer
-from .resnet import (RESNET_ARCHS, Bottleneck, ResNet, ResNetArch,
-                     check_positive_int)
+from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
 from .resnext import ResNeXt
 
 __all__ = ['SEResNet', 'SEResNeXt', 'SEBottleneck', 'SERESNET_ARCHS']

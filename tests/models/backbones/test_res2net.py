@@ -63,7 +63,7 @@ def test_hierarchical_splits():
 def test_bad_arguments():
     with pytest.raises(ValueError, match='scales must be an int >= 2'):
         Res2Net(depth=50, scales=1)
-    with pytest.raises(ValueError, match='base_width must be an int >= 1'):
+    with pytest.raises(ValueError, match='base_width must be a positive int'):
         Res2Net(depth=50, base_width=0)
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         Res2Net(depth=34)

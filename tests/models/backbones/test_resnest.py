@@ -89,7 +89,7 @@ def test_avd_pool_takes_the_stride():
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         ResNeSt(depth=18)
-    with pytest.raises(ValueError, match='radix must be an int >= 1'):
+    with pytest.raises(ValueError, match='radix must be a positive int'):
         ResNeSt(depth=50, radix=0)
     with pytest.raises(ValueError, match='reduction_factor must be'):
         ResNeSt(depth=50, reduction_factor=-1)

@@ -76,7 +76,7 @@ def test_width_follows_groups_and_stage():
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         ResNeXt(depth=18)
-    with pytest.raises(ValueError, match='groups must be an int >= 1'):
+    with pytest.raises(ValueError, match='groups must be a positive int'):
         ResNeXt(depth=50, groups=0)
     with pytest.raises(ValueError, match='width_per_group must be'):
         ResNeXt(depth=50, width_per_group=2.5)

@@ -67,7 +67,7 @@ def test_se_ratio_reaches_every_block():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match='se_ratio must be an int >= 1'):
+    with pytest.raises(ValueError, match='se_ratio must be a positive int'):
         SEResNet(depth=50, se_ratio=0)
     with pytest.raises(ValueError, match=r'depth must be one of \[50, 101'):
         SEResNeXt(depth=34)
