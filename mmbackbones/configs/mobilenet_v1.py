@@ -1,6 +1,7 @@
 # MobileNetV1 1.0x at 224 px on ImageNet-1k. The paper (Sec. 3.2) trains
-# "with RMSprop ... similar to Inception V3" and puts "very little or no
-# weight decay" on the depthwise filters: Inception v3's schedule here
+# with RMSProp as Inception V3 was and with "very little or no weight
+# decay" on the depthwise filters (see docs/model_zoo/mobilenet_v1.md for
+# how that was checked): Inception v3's schedule here
 # (_base_/schedules/imagenet_rmsprop_inception.py: RMSProp lr 0.045 for a
 # total batch of 1024 = 8 GPUs x 128, x0.94 every 2 epochs, 100 epochs,
 # weight decay 4e-5) with no weight decay on depthwise convolutions. The
