@@ -4,7 +4,9 @@
 # how that was checked): Inception v3's schedule here
 # (_base_/schedules/imagenet_rmsprop_inception.py: RMSProp lr 0.045 for a
 # total batch of 1024 = 8 GPUs x 128, x0.94 every 2 epochs, 100 epochs,
-# weight decay 4e-5) with no weight decay on depthwise convolutions. The
+# weight decay 4e-5) with no weight decay on depthwise convolutions --
+# also the defaults of the authors' TF-slim mobilenet_v1_arg_scope
+# (weight_decay=0.00004, regularize_depthwise=False). The
 # paper uses no label smoothing; our recipes add label smoothing 0.1 and
 # Mixup 0.2 all the same. Other widths (Table 6) and input sizes (Table 7)
 # in configs/mobilenet_v1/.

@@ -1,10 +1,15 @@
+import os.path as osp
+
 import pytest
 import timm
 import torch
 from backbone_checks import (BackboneContract, build_meta,
                              check_equivalent_outputs, count_params,
                              randomize_bn)
+from conftest import REPO_ROOT
 from mmcv.cnn import DepthwiseSeparableConvModule
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
 from timm.models.efficientnet import _gen_mobilenet_v1
 
 from mmbackbones.converters import convert_state_dict
@@ -19,6 +24,10 @@ def timm_mobilenet_v1(widen_factor, **kwargs):
     ``mobilenetv1_100`` and ``_125``; the generator behind them takes the
     multiplier."""
     return _gen_mobilenet_v1('mobilenetv1_100', widen_factor, **kwargs)
+
+
+def config(*path):
+    return Config.fromfile(osp.join(REPO_ROOT, 'configs', *path))
 
 
 def small_input(batch=2, size=64):
@@ -47,7 +56,7 @@ def test_params_match_paper_table6():
         assert round(with_fc / 1e6, 1) == millions, widen_factor
 
 
-@pytest.mark.parametrize('widen_factor', [1.0, 0.25])
+@pytest.mark.parametrize('widen_factor', [1.0, 0.75, 0.25])
 def test_timm_equivalence_every_stage(widen_factor):
     ref = randomize_bn(timm_mobilenet_v1(widen_factor)).eval()
     ours = MobileNetV1(widen_factor=widen_factor, out_indices=range(5))
@@ -159,12 +168,7 @@ def test_registry_builds_with_arguments():
 
 def test_recipe_has_no_weight_decay_on_depthwise_filters():
     # Paper Sec. 3.2: "very little or no weight decay" on depthwise filters.
-    import os.path as osp
-
-    from conftest import REPO_ROOT
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'mobilenet_v1.py'))
+    cfg = config('mobilenet_v1.py')
     model = MobileNetV1(widen_factor=0.25)
     optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
     decay = {id(p): g['weight_decay'] for g in optimizer.param_groups
@@ -175,3 +179,18 @@ def test_recipe_has_no_weight_decay_on_depthwise_filters():
     assert all(decay[id(b.pointwise_conv.conv.weight)] == 4e-5
                for b in blocks)
     assert decay[id(model.conv1.conv.weight)] == 4e-5
+
+
+@pytest.mark.parametrize('size,resize', [(192, 219), (160, 183), (128, 146)])
+def test_resolution_configs_table7(size, resize):
+    # Table 7: the 1.0x network at a smaller input; test crops keep 87.5%.
+    cfg = config('mobilenet_v1', f'mobilenet_v1_{size}px.py')
+    assert cfg.model.backbone.widen_factor == 1.0
+
+    def steps(loader):
+        return {t['type'].__name__: t for t in loader.dataset.pipeline}
+
+    train, test = steps(cfg.train_dataloader), steps(cfg.test_dataloader)
+    assert train['RandomResizedCrop']['scale'] == size
+    assert test['ResizeEdge']['scale'] == resize
+    assert test['CenterCrop']['crop_size'] == size
