@@ -15,7 +15,7 @@ from timm.models.efficientnet import _gen_mobilenet_v1
 from mmbackbones.converters import convert_state_dict
 from mmbackbones.models import MobileNetV1
 from mmbackbones.models.backbones.mobilenet_v1 import (
-    MOBILENET_V1_WIDEN_FACTORS)
+    MOBILENET_V1_RESOLUTIONS, MOBILENET_V1_WIDEN_FACTORS)
 from mmbackbones.registry import MODELS
 
 
@@ -181,7 +181,9 @@ def test_recipe_has_no_weight_decay_on_depthwise_filters():
     assert decay[id(model.conv1.conv.weight)] == 4e-5
 
 
-@pytest.mark.parametrize('size,resize', [(192, 219), (160, 183), (128, 146)])
+# Table 7's sizes below 224 (the recipe's), each with its test resize.
+@pytest.mark.parametrize('size,resize', zip(MOBILENET_V1_RESOLUTIONS[1:],
+                                            (219, 183, 146)))
 def test_resolution_configs_table7(size, resize):
     # Table 7: the 1.0x network at a smaller input; test crops keep 87.5%.
     cfg = config('mobilenet_v1', f'mobilenet_v1_{size}px.py')
