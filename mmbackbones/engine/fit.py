@@ -4,7 +4,7 @@ mmengine 0.10.7 loads ``load_from`` non-strictly: a checkpoint of another
 architecture loads the few tensors whose names and shapes happen to match,
 logs the rest and trains on (266 size-mismatched tensors skipped, exit 0),
 and ``resume`` indexes ``checkpoint['meta']['epoch']`` etc. without looking,
-so a weights-only file gives a KeyError. :class:`~mmbackbones.engine.SafeRunner`
+so a weights-only file gives a KeyError. ``SafeRunner.load_checkpoint``
 calls these checks first; each failure is one :class:`CheckpointError`.
 
 What may differ on ``load_from`` is the config key ``load_from_partial``:
