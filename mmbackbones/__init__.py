@@ -21,5 +21,10 @@ from .engine import allow_mmengine_checkpoints  # noqa: E402
 # init_cfg=Pretrained included) stays weights_only=True and accepts the
 # exact non-tensor types that mmengine checkpoints contain.
 allow_mmengine_checkpoints()
+# ... and every mmengine checkpoint scheme (local, http(s), torchvision,
+# open-mmlab, mmcls, pavi, s3) reads through that safe loader.
+from .engine.schemes import register_safe_schemes  # noqa: E402
+
+register_safe_schemes()
 
 __all__ = ['__version__']

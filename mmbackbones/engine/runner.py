@@ -50,3 +50,35 @@ class SafeRunner(Runner):
         finally:
             if osp.exists(tmp_path):
                 os.remove(tmp_path)
+
+    def load_checkpoint(self, filename: str, map_location='cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]):
+        """mmengine's ``load_checkpoint`` (used by ``load_from`` and
+        ``resume``) with the checks of :mod:`mmbackbones.engine.fit`: a
+        resume needs a complete training checkpoint that fits exactly; a
+        ``load_from`` may differ only under the config's
+        ``load_from_partial`` prefixes (default ``head.``). The file itself
+        is read by our safe scheme loaders (weights_only, size-bounded)."""
+        from mmengine.model import is_model_wrapper
+        from mmengine.runner.checkpoint import (_load_checkpoint,
+                                                _load_checkpoint_to_model)
+
+        from .fit import (check_resumable, check_state_dict_fits,
+                          partial_prefixes)
+        resuming = self._resume and not self._has_loaded
+        prefixes = () if resuming or strict else partial_prefixes(
+            self.cfg.get('load_from_partial'))
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        if resuming:
+            check_resumable(checkpoint, filename)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) \
+            else self.model
+        check_state_dict_fits(checkpoint, model, filename, prefixes,
+                              revise_keys)
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint

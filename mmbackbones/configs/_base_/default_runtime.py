@@ -45,5 +45,8 @@ visualizer = dict(type=UniversalVisualizer, vis_backends=vis_backends)
 
 log_level = 'INFO'
 load_from = None
+# load_from may differ from the model only under these key prefixes (a new
+# head when fine-tuning); True loads whatever fits (mmbackbones.engine.fit).
+load_from_partial = ['head.']
 resume = False
 randomness = dict(seed=None, deterministic=False)
