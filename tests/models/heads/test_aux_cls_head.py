@@ -355,3 +355,22 @@ def test_recipe_trains_one_iteration_with_aux(config, size, tapped_block,
     with torch.no_grad():
         preds = model(batch['inputs'], mode='predict')
     assert preds[0].pred_score.shape == (1000, )
+
+
+def test_paper_pool_needs_223_px_and_differs_from_torchvisions():
+    """The recipe's paper pool: inception4a is 13 px at 222 px input (too
+    small for the 4x4 grid), 14 px at 223; at 14 px the paper's 5x5/3
+    windows are not torchvision's adaptive ones, so its weights need
+    ``adaptive_pool=True`` to give its outputs."""
+    backbone = GoogLeNet(aux_taps=('inception4a', )).eval()
+    with torch.no_grad():
+        sizes = [backbone(torch.rand(1, 3, s, s))[0].shape[-1]
+                 for s in (222, 223)]
+    assert sizes == [13, 14]
+    paper = GoogLeNetAux(16, 10, dropout=0.0).eval()
+    adaptive = GoogLeNetAux(16, 10, dropout=0.0, adaptive_pool=True).eval()
+    adaptive.load_state_dict(paper.state_dict())
+    x = torch.rand(2, 16, 14, 14)
+    with torch.no_grad():
+        assert not torch.allclose(paper(x), adaptive(x))
+        torch.testing.assert_close(paper.pool(x), F.avg_pool2d(x, 5, 3))
