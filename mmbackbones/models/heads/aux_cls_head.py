@@ -24,6 +24,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.structures import DataSample
 
 from mmbackbones.registry import MODELS
+from ..base import check_positive_int
 
 __all__ = ['AuxClsHead']
 
@@ -103,15 +104,9 @@ class AuxClsHead(ClsHead):
             loss=loss, topk=topk, cal_acc=cal_acc,
             init_cfg=copy.deepcopy(AUX_HEAD_INIT_CFG)
             if init_cfg is None else init_cfg)
-        if (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                or num_classes <= 0):
-            raise ValueError('num_classes must be a positive int, but got '
-                             f'{num_classes!r}')
-        if in_channels is not None and (isinstance(in_channels, bool)
-                                        or not isinstance(in_channels, int)
-                                        or in_channels <= 0):
-            raise ValueError('in_channels must be a positive int or None (the '
-                             f'main feature is the logits), got {in_channels!r}')
+        check_positive_int('num_classes', num_classes)
+        if in_channels is not None:  # None: the main feature is the logits
+            check_positive_int('in_channels', in_channels)
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
         self.num_classes = num_classes
@@ -123,8 +118,9 @@ class AuxClsHead(ClsHead):
         self.aux_weights = self._check_weights(aux_weight)
 
     def _build_aux(self, configs: Sequence[dict]) -> Tuple[str, ...]:
-        if (isinstance(configs, (str, dict)) or not isinstance(configs, Sequence)
-                or not configs or not all(isinstance(c, dict) for c in configs)):
+        if (isinstance(configs, (str, dict))
+                or not isinstance(configs, Sequence) or not configs
+                or not all(isinstance(c, dict) for c in configs)):
             raise TypeError('aux_classifiers must be a non-empty list of '
                             'config dicts, each with a name, but got '
                             f'{configs!r}')
