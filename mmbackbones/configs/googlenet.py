@@ -4,7 +4,9 @@
 # epochs, Polyak averaging -- not reproducible as such. We use the classic
 # practical schedule instead: 90 epochs, total batch 256, SGD lr 0.1
 # divided by 10 at epochs 30 and 60, weight decay 1e-4, Nesterov momentum
-# 0.9; plus our convention: label smoothing 0.1 and Mixup 0.2.
+# 0.9; plus our convention: label smoothing 0.1 and Mixup 0.2. The two
+# auxiliary classifiers (paper Sec. 5, loss weight 0.3) are on: see
+# _base_/models/googlenet.py.
 # ``python tools/train.py configs/googlenet.py``
 from mmengine.config import read_base
 

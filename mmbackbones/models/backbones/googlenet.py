@@ -9,6 +9,11 @@ Module names are torchvision's (``conv1.conv``, ``conv1.bn``,
 the classifier (``fc``) and auxiliary heads (``aux1``, ``aux2``) dropped --
 which the 'torchvision' converter does. mmpretrain and timm have no
 GoogLeNet.
+
+The paper's auxiliary classifiers (Sec. 5) are :class:`GoogLeNetAux`
+modules of a head (:class:`~mmbackbones.models.heads.AuxClsHead`, keys
+``aux1.*`` / ``aux2.*`` as torchvision's); the backbone hands them the
+inception4a / 4d maps with ``aux_taps``.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
@@ -20,8 +25,12 @@ from mmbackbones.registry import MODELS
 from ..base import (BaseBackbone, StageView, as_named_arch,
                     check_positive_int)
 from ..layers import conv_norm_act
+from ..taps import TapsMixin
 
-__all__ = ['GoogLeNet', 'InceptionBlock', 'InceptionSpec', 'GOOGLENET_ARCHS']
+__all__ = [
+    'GoogLeNet', 'GoogLeNetAux', 'InceptionBlock', 'InceptionSpec',
+    'GOOGLENET_ARCHS'
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class InceptionBlock(nn.Module):
                  norm_cfg: Optional[dict] = dict(type='BN', eps=1e-3),
                  act_cfg: Optional[dict] = dict(type='ReLU')):
         super().__init__()
+        self.out_channels = spec.out_channels
         kw = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.branch1 = conv_norm_act(in_channels, spec.ch1x1, 1, **kw)
         self.branch2 = nn.Sequential(
@@ -80,6 +90,74 @@ class InceptionBlock(nn.Module):
             self.branch1(x), self.branch2(x), self.branch3(x),
             self.branch4(x)
         ], 1)
+
+
+@MODELS.register_module()
+class GoogLeNetAux(nn.Module):
+    """GoogLeNet's auxiliary classifier (paper Sec. 5): 5x5/3 average pool
+    (14x14 -> 4x4 on inception4a/4d at 224 px), 1x1 conv with 128 filters
+    and ReLU, fc with 1024 units and ReLU, dropout 70%, fc to the classes.
+
+    Keys ``conv.conv``, ``conv.bn``, ``fc1``, ``fc2``: torchvision's
+    ``aux1``/``aux2`` (whose conv has BN, as ours by default).
+
+    Args:
+        in_channels (int): Channels of the tapped map (512 for 4a, 528
+            for 4d).
+        num_classes (int): Classes to predict.
+        adaptive_pool (bool): False (default): the paper's 5x5/3 pool,
+            which gives the 4x4 grid fc1 needs only from 14-16 px maps
+            (223-271 px inputs). True: torchvision's adaptive pool to 4x4,
+            any map size; needed for torchvision's weights to give its
+            outputs.
+        dropout (float): Dropout before the last fc. Default 0.7 (paper).
+        norm_cfg (dict, optional): Norm after the conv; default BN eps
+            1e-3 (torchvision's), ``None`` the paper's conv with bias.
+        act_cfg (dict): Activation after the conv. Default ReLU.
+
+    Example:
+        >>> aux = GoogLeNetAux(512, num_classes=10)
+        >>> aux(torch.rand(2, 512, 14, 14)).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 adaptive_pool: bool = False,
+                 dropout: float = 0.7,
+                 norm_cfg: Optional[dict] = dict(type='BN', eps=1e-3),
+                 act_cfg: dict = dict(type='ReLU')):
+        super().__init__()
+        check_positive_int('in_channels', in_channels)
+        check_positive_int('num_classes', num_classes)
+        if not isinstance(adaptive_pool, bool):
+            raise TypeError(
+                f'adaptive_pool must be a bool, but got {adaptive_pool!r}')
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.adaptive_pool = adaptive_pool
+        self.pool = (nn.AdaptiveAvgPool2d(4) if adaptive_pool else
+                     nn.AvgPool2d(5, stride=3))
+        self.conv = conv_norm_act(in_channels, 128, 1, norm_cfg=norm_cfg,
+                                  act_cfg=act_cfg)
+        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.relu = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(x)
+        if x.shape[2:] != (4, 4) and not torch.jit.is_tracing():
+            raise ValueError(
+                'GoogLeNetAux with the paper\'s 5x5/3 pool needs a 14-16 px '
+                'map (inception4a/4d of a 223-271 px input) for the 4x4 grid '
+                f'fc1 reads, but the pool gave {tuple(x.shape[2:])}; use '
+                'adaptive_pool=True (torchvision\'s) for other sizes')
+        x = torch.flatten(self.conv(x), 1)  # N x 2048
+        return self.fc2(self.dropout(self.relu(self.fc1(x))))
 
 
 #: Paper Table 1 (the one GoogLeNet): ``stem`` is (conv1's channels,
@@ -155,7 +233,7 @@ def _resolve_arch(arch: Union[str, dict]) -> dict:
 
 
 @MODELS.register_module()
-class GoogLeNet(BaseBackbone):
+class GoogLeNet(TapsMixin, BaseBackbone):
     """GoogLeNet (Inception v1) backbone, torchvision's form.
 
     Stem: conv1 (7x7/2) and maxpool1 (3x3/2): stride 4. Four stages
@@ -166,9 +244,13 @@ class GoogLeNet(BaseBackbone):
     2. maxpool3, inception4a-e: 832 channels, stride 16;
     3. maxpool4 (2x2), inception5a-b: 1024 channels, stride 32 (default).
 
-    The auxiliary classifiers (on inception4a and 4d) belong to a head, not
-    to the backbone; torchvision's ``transform_input`` (re-normalising
-    ImageNet-normalised input to [-1, 1]) is the data preprocessor's job.
+    The auxiliary classifiers (on inception4a and 4d) belong to a head
+    (:class:`GoogLeNetAux` in an ``AuxClsHead``), not to the backbone:
+    ``aux_taps=('inception4a', 'inception4d')`` makes it return those maps
+    first, then the ``out_indices`` outputs, in train and eval mode alike
+    (``feature_info`` lists them in the same order). torchvision's
+    ``transform_input`` (re-normalising ImageNet-normalised input to
+    [-1, 1]) is the data preprocessor's job.
 
     Args:
         arch (str | dict): ``'googlenet'`` (paper Table 1), or a dict with
@@ -188,6 +270,10 @@ class GoogLeNet(BaseBackbone):
             first ``i`` stages.
         norm_eval (bool): BatchNorm in eval mode while training.
         with_cp (bool): Gradient checkpointing per Inception block.
+        aux_taps (Sequence[str]): Inception blocks (``'inception3a'`` ...
+            ``'inception5b'``) whose outputs are returned before the
+            ``out_indices`` outputs, for auxiliary classifiers. Default
+            none.
         init_cfg (dict | list[dict], optional): Initialisation config;
             default Kaiming convs and unit-scale norms.
 
@@ -207,6 +293,7 @@ class GoogLeNet(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 aux_taps: Sequence[str] = (),
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
                          in_channels, init_cfg)
@@ -243,6 +330,11 @@ class GoogLeNet(BaseBackbone):
             channels.append(in_ch)
 
         self._stage_views = views
+        blocks = {name: m for name, m in self.named_children()
+                  if isinstance(m, InceptionBlock)}
+        self.aux_taps = self.check_tap_names(aux_taps, list(blocks))
+        for name in self.aux_taps:
+            self.add_tap(name, blocks[name], blocks[name].out_channels)
         self.stage_channels = tuple(channels)
         self.stage_strides = (4, 8, 16, 32)
         # conv1 (/2) and the three unpadded 3x3/2 ceil-mode pools: maxpool3

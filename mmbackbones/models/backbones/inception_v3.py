@@ -16,6 +16,7 @@ import torch.nn as nn
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, StageView
 from ..layers import conv_norm_act
+from ..taps import TapsMixin
 
 __all__ = ['InceptionV3', 'InceptionAux', 'INCEPTION_V3_STAGES']
 
@@ -168,14 +169,27 @@ class InceptionE(_InceptionBlock):
         ], 1)
 
 
+@MODELS.register_module()
 class InceptionAux(nn.Module):
     """The auxiliary classifier on the 17x17 grid (paper Sec. 4, Fig. 8):
     5x5/3 avg-pool, 1x1 conv (128), 5x5 conv (768), global pool, fc.
-    Keys ``conv0``, ``conv1``, ``fc`` as mmpretrain and torchvision."""
+    Keys ``conv0``, ``conv1``, ``fc`` as mmpretrain and torchvision (the
+    same layout as torchvision's ``InceptionAux``).
+
+    It needs a map of at least 17x17 (Mixed_6e of a 299 px input): the
+    pool must leave 5x5 for the 5x5 conv.
+
+    Example:
+        >>> aux = InceptionAux(768, num_classes=10)
+        >>> aux(torch.rand(2, 768, 17, 17)).shape
+        torch.Size([2, 10])
+    """
 
     def __init__(self, in_channels: int, num_classes: int,
                  conv_cfg: Optional[dict] = None):
         super().__init__()
+        self.in_channels = in_channels
+        self.num_classes = num_classes
         self.downsample = nn.AvgPool2d(kernel_size=5, stride=3)
         self.conv0 = _basic_conv(in_channels, 128, 1, conv_cfg=conv_cfg)
         self.conv1 = _basic_conv(128, 768, 5, conv_cfg=conv_cfg)
@@ -183,6 +197,10 @@ class InceptionAux(nn.Module):
         self.fc = nn.Linear(768, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if min(x.shape[2:]) < 17 and not torch.jit.is_tracing():
+            raise ValueError(
+                'InceptionAux needs a map of at least 17x17 (Mixed_6e of a '
+                f'299x299 input), but got {x.shape[2]}x{x.shape[3]}')
         x = self.conv1(self.conv0(self.downsample(x)))  # N x 768 x 1 x 1
         return self.fc(torch.flatten(self.gap(x), 1))
 
@@ -215,6 +233,13 @@ INCEPTION_V3_STAGES: Tuple[Tuple[MixedBlock, ...], ...] = (
 _FEATURE_CHANNELS = (288, 768, 2048)
 _FEATURE_STRIDES = (8, 16, 32)
 _AUX_STAGE = 1  # the auxiliary classifier reads the 17x17 (stage 1) output
+#: Output channels of every Mixed block (the next block's input; the last
+#: block's is the last stage's), for ``aux_taps``.
+_ROWS = [row for stage in INCEPTION_V3_STAGES for row in stage]
+_MIXED_CHANNELS: Dict[str, int] = {
+    row.name: after.in_channels for row, after in zip(_ROWS, _ROWS[1:])
+}
+_MIXED_CHANNELS[_ROWS[-1].name] = _FEATURE_CHANNELS[-1]
 #: Its 5x5/3 pool and 5x5 conv need a 17x17 map: 299x299 inputs at least.
 _AUX_MIN_INPUT_SIZE = 299
 
@@ -227,7 +252,7 @@ INCEPTION_V3_INIT_CFG = [
 
 
 @MODELS.register_module()
-class InceptionV3(BaseBackbone):
+class InceptionV3(TapsMixin, BaseBackbone):
     """Inception v3 backbone.
 
     Stages (``out_indices``): 0 is Mixed_5b-5d (288 channels, stride 8),
@@ -237,12 +262,20 @@ class InceptionV3(BaseBackbone):
     ... maxpool2. Convolutions are unpadded as in the paper, so a 299x299
     input gives 35/17/8 maps and the smallest input is 75x75.
 
-    The auxiliary classifier (``aux_logits=True``, needs ``num_classes``)
-    runs in training only, as in mmpretrain: the forward then returns
-    ``(aux_logits, *outputs)``; it needs 299x299 inputs or larger. mmpretrain's ``ClsHead`` reads the last
-    output only, so in an mmpretrain/mmbackbones ImageClassifier the aux
-    logits get no loss; they are there so that checkpoints with
-    ``AuxLogits`` load and for custom heads.
+    Extra outputs come first, then the ``out_indices`` outputs, in train
+    and eval mode alike, each with its ``feature_info`` entry (which names
+    it: ``tap=...``):
+
+    * ``aux_taps=('Mixed_6e',)``: the 17x17 map that the auxiliary
+      classifier of an ``AuxClsHead`` reads (what the recipe uses: the
+      classifier then lives in the head, key ``head.AuxLogits``);
+    * ``aux_logits=True`` (needs ``num_classes``): the in-backbone
+      auxiliary classifier ``AuxLogits`` of mmpretrain's InceptionV3, so
+      that its checkpoints load as they are; its logits come first. Unlike
+      mmpretrain (``(aux, x)`` in training only) it runs in eval mode too,
+      so that the outputs always match ``feature_info``; it needs inputs of
+      299x299 or larger. mmpretrain's ``ClsHead`` reads the last output
+      only, so it still classifies the main logits.
 
     Args:
         num_classes (int): Build mmpretrain's classifier (``fc``) with this
@@ -257,6 +290,9 @@ class InceptionV3(BaseBackbone):
         norm_eval (bool): BatchNorm in eval mode while training.
         with_cp (bool): Gradient checkpointing per Mixed block.
         in_channels (int): Input image channels.
+        aux_taps (Sequence[str]): ``Mixed_*`` blocks whose outputs are
+            returned (after the aux logits, before the ``out_indices``
+            outputs). Default none.
         init_cfg (dict | list[dict], optional): default
             :data:`INCEPTION_V3_INIT_CFG` (mmpretrain's).
 
@@ -278,6 +314,7 @@ class InceptionV3(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  in_channels: int = 3,
+                 aux_taps: Sequence[str] = (),
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int):
             raise TypeError(
@@ -312,6 +349,12 @@ class InceptionV3(BaseBackbone):
         if aux_logits:
             self.AuxLogits = InceptionAux(_FEATURE_CHANNELS[_AUX_STAGE],
                                           num_classes, conv_cfg)
+            # Paper Sec. 4: on top of the last 17x17 layer (Mixed_6e).
+            self.add_tap('AuxLogits', self.Mixed_6e, num_classes,
+                         head=self.AuxLogits)
+        self.aux_taps = self.check_tap_names(aux_taps, list(_MIXED_CHANNELS))
+        for name in self.aux_taps:
+            self.add_tap(name, getattr(self, name), _MIXED_CHANNELS[name])
         channels, strides = list(_FEATURE_CHANNELS), list(_FEATURE_STRIDES)
         if num_classes > 0:
             self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -357,30 +400,10 @@ class InceptionV3(BaseBackbone):
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)
-        if (self.AuxLogits is not None and self.training
-                and not torch.jit.is_tracing()
+        if (self.AuxLogits is not None and not torch.jit.is_tracing()
                 and min(x.shape[2:]) < _AUX_MIN_INPUT_SIZE):
             raise ValueError(
                 'the auxiliary classifier (aux_logits=True) needs inputs of '
                 f'at least {_AUX_MIN_INPUT_SIZE}x{_AUX_MIN_INPUT_SIZE} '
-                f'pixels in training, but x is {x.shape[2]}x{x.shape[3]}; '
-                'build with aux_logits=False for smaller inputs')
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """The ``out_indices`` outputs, preceded by the auxiliary logits
-        when ``aux_logits`` is set and the model is training."""
-        self.check_input(x)
-        for module in self.stem_modules():
-            x = module(x)
-        need_aux = self.AuxLogits is not None and self.training
-        outs, aux = [], None
-        for i, stage in enumerate(self.stage_modules()):
-            x = self.run_stage(stage, x)
-            if i == _AUX_STAGE and need_aux:
-                aux = self.AuxLogits(x)
-            if i in self.out_indices:
-                outs.append(x)
-            if i >= self.out_indices[-1] and (aux is not None
-                                              or not need_aux):
-                break  # nothing later is returned
-        return tuple(outs) if aux is None else (aux, *outs)
+                f'pixels, but x is {x.shape[2]}x{x.shape[3]}; build with '
+                'aux_logits=False for smaller inputs')

@@ -161,3 +161,69 @@ def test_registry_builds_with_arguments():
                               branch3_kernel_size=5))
     assert isinstance(model, GoogLeNet)
     assert model.inception4a.branch3[1].conv.kernel_size == (5, 5)
+
+
+def test_aux_taps_follow_feature_info_in_train_and_eval():
+    """The maps the auxiliary classifiers read come first, then the
+    out_indices outputs, in both modes, as feature_info says."""
+    model = GoogLeNet(aux_taps=('inception4a', 'inception4d'),
+                      out_indices=(1, 3))
+    assert model.feature_info == [
+        dict(index=2, channels=512, stride=16, tap='inception4a'),
+        dict(index=2, channels=528, stride=16, tap='inception4d'),
+        dict(index=1, channels=480, stride=8),
+        dict(index=3, channels=1024, stride=32),
+    ]
+    assert model.out_channels == (512, 528, 480, 1024)
+    maps = {}
+    for name in ('inception4a', 'inception4d'):
+        getattr(model, name).register_forward_hook(
+            lambda m, i, o, name=name: maps.__setitem__(name, o))
+    x = torch.rand(1, 3, 64, 64)
+    for mode in (True, False):
+        with torch.no_grad():
+            outs = model.train(mode)(x)
+        assert [o.shape[1] for o in outs] == list(model.out_channels)
+        assert [o.shape[2] for o in outs] == [4, 4, 8, 2]  # 64 / stride
+        assert outs[0] is maps['inception4a']
+        assert outs[1] is maps['inception4d']
+
+
+def test_aux_taps_default_outputs_unchanged():
+    plain = GoogLeNet(arch=TINY, out_indices=(0, 1, 2, 3)).eval()
+    tapped = GoogLeNet(arch=TINY, out_indices=(0, 1, 2, 3),
+                       aux_taps=('inception4a', )).eval()
+    tapped.load_state_dict(plain.state_dict())
+    assert plain.taps == () and len(plain.feature_info) == 4
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        outs, (tap, *rest) = plain(x), tapped(x)
+    assert tap.shape[1] == 8 + 8 + 4 + 4  # TINY's inception4a
+    for a, b in zip(outs, rest):
+        torch.testing.assert_close(a, b)
+
+
+def test_aux_taps_with_cp_gradients_reach_the_tapped_stage():
+    x = torch.rand(2, 3, 32, 32)
+    plain = GoogLeNet(arch=TINY, aux_taps=('inception4a', ))
+    cp = GoogLeNet(arch=TINY, aux_taps=('inception4a', ), with_cp=True)
+    cp.load_state_dict(plain.state_dict())
+    grads = []
+    for model in (plain, cp):
+        tap, _ = model.train()(x)
+        tap.sum().backward()  # the tap alone
+        grads.append(model.inception4a.branch1.conv.weight.grad)
+        assert model.inception4b.branch1.conv.weight.grad is None
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+@pytest.mark.parametrize('aux_taps, error, match', [
+    (('inception4f', ), ValueError, r"unknown names \['inception4f'\]"),
+    (('maxpool3', ), ValueError, 'valid names'),
+    ('inception4a', TypeError, 'aux_taps must be a sequence'),
+    (('inception4a', 'inception4a'), ValueError, 'names a block twice'),
+])
+def test_aux_taps_bad_names(aux_taps, error, match):
+    with pytest.raises(error, match=match):
+        GoogLeNet(arch=TINY, aux_taps=aux_taps)

@@ -27,9 +27,11 @@ def torchvision_ref(**kwargs):
                                            transform_input=False, **kwargs)
 
 
-def with_features(ref, logits=True):
+def with_features(ref, logits=True, aux=False):
     """A callable returning the three stage maps (+ the logits) of a
-    reference, read with forward hooks."""
+    reference, read with forward hooks; with ``aux``, first the logits of
+    its ``AuxLogits`` on the Mixed_6e map (which references run in
+    training only)."""
 
     def run(x):
         maps = []
@@ -42,9 +44,20 @@ def with_features(ref, logits=True):
                 h.remove()
         if isinstance(out, tuple):  # mmpretrain: (aux, logits)
             out = out[-1]
-        return (*maps, out) if logits else tuple(maps)
+        first = (ref.AuxLogits(maps[1]), ) if aux else ()
+        return (*first, *maps, out) if logits else (*first, *maps)
 
     return run
+
+
+def check_outputs_follow_feature_info(model, x):
+    """In train and eval mode alike, one output per feature_info entry,
+    with its channels."""
+    for mode in (True, False):
+        with torch.no_grad():
+            outs = model.train(mode)(x)
+        assert [o.shape[1] for o in outs] == [
+            info['channels'] for info in model.feature_info], mode
 
 
 def test_params_match_references():
@@ -70,19 +83,23 @@ def test_torchvision_equivalence_all_outputs_and_aux():
     ours.load_state_dict(
         convert_state_dict(ref.state_dict(), 'torchvision', ours),
         strict=True)
-    check_equivalent_outputs(ours, with_features(ref.eval()), small_input())
-    # Training: the auxiliary logits come first (batch statistics, so
-    # both networks normalise identically).
-    ours.train(), ref.train()
-    x = small_input(batch=2, size=299)  # the aux head needs 299 px
+    # The auxiliary logits come first, in eval mode too (randomised BN
+    # statistics); the aux head needs 299 px.
+    check_equivalent_outputs(ours, with_features(ref.eval(), aux=True),
+                             small_input(batch=1, size=299))
     with pytest.raises(ValueError, match='at least 299x299'):
         ours(small_input())
+    # Training (batch statistics, so both networks normalise identically):
+    # torchvision's (logits, aux_logits).
+    ours.train(), ref.train()
+    x = small_input(batch=2, size=299)
     aux, *outs = ours(x)
     expected = ref(x)
     torch.testing.assert_close(aux, expected.aux_logits)
     torch.testing.assert_close(outs[-1], expected.logits)
-    ours.eval()
-    assert len(ours(small_input())) == 4  # no aux logits outside training
+    assert ours.feature_info[0] == dict(index=1, channels=10, stride=16,
+                                        tap='AuxLogits')
+    assert len(ours.feature_info) == 5 == len(outs) + 1
 
 
 def test_torchvision_converter_drops_heads_for_a_feature_backbone():
@@ -114,10 +131,12 @@ def test_mmpretrain_equivalence():
     checkpoint['state_dict']['head.fc.weight'] = torch.zeros(10, 10)
     ours = InceptionV3(num_classes=10, aux_logits=True,
                        out_indices=(0, 1, 2, 3))
+    # mmpretrain's AuxLogits.* keys load into the backbone as they are.
     ours.load_state_dict(
         convert_state_dict(checkpoint, 'mmpretrain', ours), strict=True)
     ref.eval()  # mmpretrain's train() returns None, so no chaining
-    check_equivalent_outputs(ours, with_features(ref), small_input())
+    check_equivalent_outputs(ours, with_features(ref, aux=True),
+                             small_input(batch=1, size=299))
 
 
 def test_converter_rejects_other_architecture():
@@ -158,12 +177,60 @@ def test_feature_info_and_shapes_at_299():
 
 def test_early_outputs_skip_later_stages_but_keep_aux():
     model = InceptionV3(num_classes=10, aux_logits=True, out_indices=0)
+    calls = []
+    model.Mixed_7a.register_forward_hook(lambda *_: calls.append(1))
     model.train()
     aux, feat = model(small_input(size=299))
     assert aux.shape == (2, 10) and feat.shape == (2, 288, 35, 35)
-    model.eval()
-    with torch.no_grad():
-        assert len(model(small_input())) == 1
+    assert not calls  # stage 2 is not needed
+    assert [i.get('tap') for i in model.feature_info] == ['AuxLogits', None]
+
+
+def test_aux_taps_follow_feature_info_in_train_and_eval():
+    """The map the recipe's auxiliary classifier reads comes first, then
+    the out_indices outputs; feature_info says so in both modes."""
+    model = InceptionV3(num_classes=10, aux_taps=('Mixed_6e', 'Mixed_5b'),
+                        out_indices=(0, 2, 3))
+    assert model.feature_info == [
+        dict(index=1, channels=768, stride=16, tap='Mixed_6e'),
+        dict(index=0, channels=256, stride=8, tap='Mixed_5b'),
+        dict(index=0, channels=288, stride=8),
+        dict(index=2, channels=2048, stride=32),
+        dict(index=3, channels=10, stride=32),
+    ]
+    assert model.out_channels == (768, 256, 288, 2048, 10)
+    assert model.out_strides == (16, 8, 8, 32, 32)
+    check_outputs_follow_feature_info(model, small_input())
+    # The taps are the blocks' outputs.
+    maps = {}
+    for name in ('Mixed_6e', 'Mixed_5b'):
+        getattr(model, name).register_forward_hook(
+            lambda m, i, o, name=name: maps.__setitem__(name, o))
+    outs = model.eval()(small_input())
+    assert outs[0] is maps['Mixed_6e'] and outs[1] is maps['Mixed_5b']
+    # A tap beyond the last out_index still runs its stage.
+    late = InceptionV3(aux_taps=('Mixed_6e', ), out_indices=0).eval()
+    assert [o.shape[1] for o in late(small_input())] == [768, 288]
+
+
+def test_aux_taps_default_is_todays_output():
+    model = InceptionV3(num_classes=10, out_indices=(0, 1, 2, 3)).eval()
+    assert model.taps == () and len(model.feature_info) == 4
+    assert not any('tap' in info for info in model.feature_info)
+
+
+def test_aux_taps_with_cp_and_frozen_stages():
+    x = small_input()
+    plain = InceptionV3(aux_taps=('Mixed_6e', ), out_indices=(0, 2))
+    cp = InceptionV3(aux_taps=('Mixed_6e', ), out_indices=(0, 2),
+                     with_cp=True)
+    cp.load_state_dict(plain.state_dict())
+    outs = [m.train()(x) for m in (plain, cp)]
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b)
+    frozen = InceptionV3(aux_taps=('Mixed_6e', ), frozen_stages=2)
+    tap, last = frozen.train()(x)
+    assert not tap.requires_grad and last.requires_grad  # stage 1 frozen
 
 
 def test_bad_arguments_and_input():
@@ -177,6 +244,12 @@ def test_bad_arguments_and_input():
         InceptionV3(num_classes=10, dropout=1.5)
     with pytest.raises(ValueError, match='at least 75x75'):
         InceptionV3()(torch.rand(1, 3, 74, 80))
+    with pytest.raises(ValueError, match=r"unknown names \['Mixed_6f'\]"):
+        InceptionV3(aux_taps=('Mixed_6f', ))
+    with pytest.raises(TypeError, match='aux_taps must be a sequence'):
+        InceptionV3(aux_taps='Mixed_6e')
+    with pytest.raises(ValueError, match='names a block twice'):
+        InceptionV3(aux_taps=('Mixed_6e', 'Mixed_6e'))
 
 
 def test_registry_builds_with_arguments():
