@@ -68,6 +68,23 @@ def _fix_old_bn(state_dict: Dict[str, torch.Tensor],
     return fixed
 
 
+def _fold_conv_bias(state_dict: Dict[str, torch.Tensor],
+                    backbone) -> Dict[str, torch.Tensor]:
+    """Into a backbone built with ``conv_bias='auto'`` (no conv bias before
+    BN): BN(conv(x) + b) with running mean m is BN(conv(x)) with running
+    mean m - b, and in training the batch mean absorbs b, so each bias
+    moves into its BN's running mean, exactly."""
+    expected = backbone.state_dict()
+    out = dict(state_dict)
+    for key in list(out):
+        if not key.endswith('.conv.bias') or key in expected:
+            continue
+        mean_key = key[:-len('conv.bias')] + 'bn.running_mean'
+        if mean_key in out:
+            out[mean_key] = out[mean_key] - out.pop(key).reshape(-1)
+    return out
+
+
 @register_converter('pretrainedmodels', 'BNInception')
 def from_pretrainedmodels(state_dict: Mapping[str, torch.Tensor],
                           backbone) -> Dict[str, torch.Tensor]:
@@ -76,7 +93,7 @@ def from_pretrainedmodels(state_dict: Mapping[str, torch.Tensor],
     ...; ``last_linear`` is dropped."""
     converted = rename_keys(state_dict, _caffe_rules(backbone),
                             drop=[r'^last_linear\.'])
-    return _fix_old_bn(converted, backbone)
+    return _fold_conv_bias(_fix_old_bn(converted, backbone), backbone)
 
 
 def _pytorchcv_rules(backbone) -> List[Tuple[str, str]]:
@@ -108,6 +125,7 @@ def from_pytorchcv(state_dict: Mapping[str, torch.Tensor],
     """``features.init_block.conv1`` -> ``conv1``, ``features.stage2.unit1
     .branches.branch1.conv2`` (3c, no 1x1 branch) -> ``inception3c.branch2
     .1``...; ``output`` (the fc) is dropped."""
-    return rename_keys(state_dict, _pytorchcv_rules(backbone),
-                       drop=[r'^output\.'])
+    converted = rename_keys(state_dict, _pytorchcv_rules(backbone),
+                            drop=[r'^output\.'])
+    return _fold_conv_bias(converted, backbone)
 

@@ -27,6 +27,7 @@ does not): :meth:`BNInception.check_input` says so and names the nearest
 sizes that work.
 """
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -41,6 +42,16 @@ from ..layers import conv_norm_act
 __all__ = [
     'BNInception', 'BNInceptionBlock', 'BNInceptionSpec', 'BN_INCEPTION_ARCHS'
 ]
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int,
+          stride: int = 1, **kwargs) -> nn.Module:
+    """conv-norm-act; the conv bias before BN is deliberate here (the
+    Caffe weights have it), so mmcv's warning about it is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'Unnecessary conv bias')
+        return conv_norm_act(in_channels, out_channels, kernel_size,
+                             stride=stride, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -92,14 +103,14 @@ class BNInceptionBlock(nn.Module):
         kw = dict(norm_cfg=norm_cfg, act_cfg=act_cfg, bias=conv_bias)
         s = spec.stride
         if spec.ch1x1:
-            self.branch1 = conv_norm_act(in_channels, spec.ch1x1, 1, **kw)
+            self.branch1 = _conv(in_channels, spec.ch1x1, 1, **kw)
         self.branch2 = nn.Sequential(
-            conv_norm_act(in_channels, spec.ch3x3red, 1, **kw),
-            conv_norm_act(spec.ch3x3red, spec.ch3x3, 3, stride=s, **kw))
+            _conv(in_channels, spec.ch3x3red, 1, **kw),
+            _conv(spec.ch3x3red, spec.ch3x3, 3, stride=s, **kw))
         self.branch3 = nn.Sequential(
-            conv_norm_act(in_channels, spec.dbl3x3red, 1, **kw),
-            conv_norm_act(spec.dbl3x3red, spec.dbl3x3, 3, **kw),
-            conv_norm_act(spec.dbl3x3, spec.dbl3x3, 3, stride=s, **kw))
+            _conv(in_channels, spec.dbl3x3red, 1, **kw),
+            _conv(spec.dbl3x3red, spec.dbl3x3, 3, **kw),
+            _conv(spec.dbl3x3, spec.dbl3x3, 3, stride=s, **kw))
         # Stride 1: a padded 3x3 pool keeps the size (the average counts the
         # padding, as Caffe's). Stride 2: Caffe's unpadded, rounded-up pool.
         pool_kw = dict(stride=s, padding=1 if s == 1 else 0, ceil_mode=True)
@@ -108,7 +119,7 @@ class BNInceptionBlock(nn.Module):
         self.branch4 = nn.Sequential(pool)
         if spec.pool_proj:
             self.branch4.append(
-                conv_norm_act(in_channels, spec.pool_proj, 1, **kw))
+                _conv(in_channels, spec.pool_proj, 1, **kw))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [self.branch1(x)] if hasattr(self, 'branch1') else []
@@ -325,10 +336,10 @@ class BNInception(BaseBackbone):
         c1, c3 = spec['stem']
 
         # Stem (stride 4) and stage 0: Fig. 5's first rows.
-        self.conv1 = conv_norm_act(in_channels, c1, 7, stride=2, **kw)
+        self.conv1 = _conv(in_channels, c1, 7, stride=2, **kw)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.conv2 = conv_norm_act(c1, c1, 1, **kw)
-        self.conv3 = conv_norm_act(c1, c3, 3, **kw)
+        self.conv2 = _conv(c1, c1, 1, **kw)
+        self.conv3 = _conv(c1, c3, 3, **kw)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         stages: List[List[nn.Module]] = [[self.conv2, self.conv3],
                                          [self.maxpool2]]
