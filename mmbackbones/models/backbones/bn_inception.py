@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, StageView, as_named_arch,
+from ..base import (BaseBackbone, StageView, as_stem_and_rows_arch,
                     check_positive_int)
 from ..layers import conv_norm_act
 
@@ -202,31 +202,6 @@ def _as_spec(row, name: str) -> BNInceptionSpec:
                            pool_proj, stride)
 
 
-def _resolve_arch(arch: Union[str, dict]) -> dict:
-    if not isinstance(arch, (str, dict)):
-        raise TypeError(f'arch must be one of {list(BN_INCEPTION_ARCHS)} or '
-                        f'a dict, but got {type(arch).__name__}')
-    arch = as_named_arch(arch, BN_INCEPTION_ARCHS,
-                         required_keys=('stem', *_GROUPS), optional_keys=())
-    stem = arch['stem']
-    if (isinstance(stem, (str, bytes)) or not isinstance(stem, Sequence)
-            or len(stem) != 2):
-        raise ValueError('arch stem must be 2 positive ints (conv1, conv3 '
-                         f'channels), but got {stem!r}')
-    resolved = dict(
-        stem=tuple(check_positive_int('arch stem', c) for c in stem))
-    for group in _GROUPS:
-        rows = arch[group]
-        if (isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence)
-                or not 1 <= len(rows) <= 26):
-            raise ValueError(f'arch {group} must be a list of 1 to 26 '
-                             f'Inception rows, but got {rows!r}')
-        resolved[group] = [
-            _as_spec(row, f'arch {group}[{i}]') for i, row in enumerate(rows)
-        ]
-    return resolved
-
-
 # --------------------------------------------------------------------- #
 # Which input sizes work (PyTorch's output-size rules, one spatial side)
 # --------------------------------------------------------------------- #
@@ -330,7 +305,8 @@ class BNInception(BaseBackbone):
         if conv_bias not in (True, False, 'auto'):
             raise ValueError("conv_bias must be True, False or 'auto', but "
                              f'got {conv_bias!r}')
-        spec = _resolve_arch(arch)
+        spec = as_stem_and_rows_arch(arch, BN_INCEPTION_ARCHS, _GROUPS,
+                                     _as_spec)
         self.arch = spec
         kw = dict(norm_cfg=norm_cfg, act_cfg=act_cfg, bias=conv_bias)
         c1, c3 = spec['stem']

@@ -279,7 +279,7 @@ def test_custom_arch_stages_follow_the_reductions():
     (dict(arch=dict(stem=(8, 16))), 'missing the keys'),
     (dict(arch=dict(TINY, depth=3)), 'unknown keys'),
     (dict(arch=dict(TINY, stem=(8, ))), 'arch stem must be 2'),
-    (dict(arch=dict(TINY, inception4=[])), 'inception4 must be a list'),
+    (dict(arch=dict(TINY, inception4=[])), 'inception4 must be a non-empty list'),
     (dict(arch=dict(TINY, inception5=[(1, 2, 3)])),
      r'inception5\[0\] must be 7 or 8 values'),
     (dict(arch=dict(TINY, inception5=[(1, 1, 1, 1, 1, 'mean', 1)])),
