@@ -48,10 +48,11 @@ def _caffe_rules(backbone) -> List[Tuple[str, str]]:
 
 def _fix_old_bn(state_dict: Dict[str, torch.Tensor],
                 backbone) -> Dict[str, torch.Tensor]:
-    """Checkpoints saved by PyTorch <= 0.3 from the Caffe model (TSN's
-    ``bn_inception-9f5701afb96c8044.pth``) store BN tensors as (1, C) and
-    have no ``num_batches_tracked`` (yjxiong/tsn-pytorch#104,
-    okankop/MFF-pytorch#2): squeeze them and count 0 batches."""
+    """Checkpoints of the Caffe model saved by PyTorch <= 0.3 (the
+    BN-Inception file TSN code downloads, as reported in
+    yjxiong/tsn-pytorch#104 and okankop/MFF-pytorch#2) store BN tensors as
+    (1, C) and have no ``num_batches_tracked``: reshape them and count 0
+    batches."""
     expected = backbone.state_dict()
     fixed = {}
     for key, value in state_dict.items():

@@ -342,8 +342,11 @@ class BNInception(BaseBackbone):
         self._rows = tuple((f'{group}{chr(ord("a") + j)}', row.stride)
                            for group in _GROUPS
                            for j, row in enumerate(spec[group]))
-        self.min_input_size = next(s for s in range(1, 1 << 16)
-                                   if self.input_size_works(s))
+        self.min_input_size = next(
+            (s for s in range(1, 1 << 16) if self.input_size_works(s)), None)
+        if self.min_input_size is None:
+            raise ValueError(f'arch has {len(stages) - 2} stride-2 rows: no '
+                             'input below 65536 pixels fits them')
 
     def stem_modules(self) -> List[nn.Module]:
         return [self.conv1, self.maxpool1]
@@ -369,7 +372,9 @@ class BNInception(BaseBackbone):
             problem = _side_problem(size, self._rows)
             if problem is None:
                 continue
-            near = [s for s in range(max(1, size - 64), size + 65)
+            # Working sizes repeat with the period of the last stride.
+            window = 2 * self.stage_strides[-1]
+            near = [s for s in range(max(1, size - window), size + window)
                     if self.input_size_works(s)]
             below = max((s for s in near if s < size), default=None)
             above = min((s for s in near if s > size), default=None)
