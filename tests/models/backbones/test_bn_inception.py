@@ -333,3 +333,22 @@ def test_benchmark_builds_the_references():
             assert model(x).shape == (1, 1024, 1, 1), name
     with pytest.raises(ValueError, match="pretrainedmodels has no 'bnx'"):
         benchmark.build_reference('pretrainedmodels:bnx')
+
+
+def test_convert_weights_tool_with_the_recipe(tmp_path):
+    """``tools/convert_weights.py --source pretrainedmodels`` on a Cadene
+    checkpoint file writes weights the recipe's backbone loads strictly
+    (``backbone.`` keys), giving Cadene's features."""
+    from mmbackbones.cli import convert_weights
+    ref = randomize_bn(cadene()).eval()
+    src, out = str(tmp_path / 'bninception.pth'), str(tmp_path / 'out.pth')
+    torch.save(ref.state_dict(), src)
+    convert_weights.main(['--source', 'pretrainedmodels', '--config',
+                          osp.join(REPO_ROOT, 'configs/bn_inception.py'),
+                          src, out])
+    state = torch.load(out, weights_only=True)['state_dict']
+    ours = BNInception()
+    ours.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()},
+                         strict=True)
+    x = torch.rand(1, 3, 64, 64) * 255
+    check_equivalent_outputs(ours, lambda x: [ref.features(x)], x)
