@@ -126,23 +126,23 @@ def test_old_caffe_checkpoint_layout_converts():
     ref = randomize_bn(cadene()).eval()
     old = _old_caffe_layout(ref.state_dict())
     assert old['conv1_7x7_s2_bn.weight'].shape == (1, 64)
-    ours = BNInception()
+    ours = BNInception(out_indices=(0, 1, 2, 3))
     ours.load_state_dict(convert_state_dict(old, 'pretrainedmodels', ours),
                          strict=True)
     x = torch.rand(1, 3, 64, 64) * 255
-    check_equivalent_outputs(ours, lambda x: [ref.features(x)], x)
+    check_equivalent_outputs(ours, cadene_stages(ref), x)
 
 
 def test_conv_bias_folds_into_bn_for_the_nobias_variant():
     ref = randomize_bn(cadene()).eval()
-    ours = BNInception(conv_bias='auto')
+    ours = BNInception(conv_bias='auto', out_indices=(0, 1, 2, 3))
     assert ours.conv1.conv.bias is None
     converted = convert_state_dict(ref.state_dict(), 'pretrainedmodels',
                                    ours)
     assert not any(k.endswith('conv.bias') for k in converted)
     ours.load_state_dict(converted, strict=True)
     x = torch.rand(1, 3, 64, 64) * 255
-    check_equivalent_outputs(ours, lambda x: [ref.features(x)], x)
+    check_equivalent_outputs(ours, cadene_stages(ref), x)
     assert count_params(ours) == 10270240 - 10016  # one bias per conv
 
 
