@@ -25,7 +25,8 @@ built network run automatically right after the subclass's ``__init__``.
 import copy
 from abc import ABCMeta
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.nn as nn
@@ -415,3 +416,44 @@ def as_named_arch(arch, presets: dict, arch_name: str = 'arch',
         raise ValueError(f'{arch_name} must be one of {list(presets)} or a '
                          f'custom dict, but got {arch!r}')
     return presets[arch]
+
+
+def as_stem_and_rows_arch(arch, presets: dict, groups: Sequence[str],
+                          parse_row: Callable[[object, str], object],
+                          stem_help: str = 'conv1, conv3 channels',
+                          stem_length: int = 2,
+                          max_rows: int = 26) -> dict:
+    """An Inception-style arch (GoogLeNet's, BN-Inception's table): a
+    preset name, or a dict with ``stem`` (``stem_length`` positive ints) and
+    one list of rows per name in ``groups`` -- 1 to ``max_rows`` rows, one
+    module each, named by letter -- each row read by ``parse_row(row,
+    name)`` (which raises the ValueError for a bad row). Returns a new dict:
+    ``stem`` a tuple, each group a list of parsed rows.
+
+    >>> as_stem_and_rows_arch(dict(stem=(8, 16), g=[]), {}, ['g'], tuple)
+    Traceback (most recent call last):
+    ...
+    ValueError: arch g must be a non-empty list of at most 26 rows, but got []
+    """
+    if not isinstance(arch, (str, dict)):
+        raise TypeError(f'arch must be one of {list(presets)} or a dict, '
+                        f'but got {type(arch).__name__}')
+    arch = as_named_arch(arch, presets, required_keys=('stem', *groups),
+                         optional_keys=())
+    stem = arch['stem']
+    if (isinstance(stem, (str, bytes)) or not isinstance(stem, Sequence)
+            or len(stem) != stem_length):
+        raise ValueError(f'arch stem must be {stem_length} positive ints '
+                         f'({stem_help}), but got {stem!r}')
+    resolved = dict(
+        stem=tuple(check_positive_int('arch stem', c) for c in stem))
+    for group in groups:
+        rows = arch[group]
+        if (isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence)
+                or not 1 <= len(rows) <= max_rows):
+            raise ValueError(f'arch {group} must be a non-empty list of at '
+                             f'most {max_rows} rows, but got {rows!r}')
+        resolved[group] = [
+            parse_row(row, f'arch {group}[{i}]') for i, row in enumerate(rows)
+        ]
+    return resolved

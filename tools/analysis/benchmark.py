@@ -44,6 +44,12 @@ reference SPEC (SOURCE:NAME[:KWARGS]):
                               **KWARGS)), e.g. mmpretrain:ResNet:depth=50.
   mmbackbones:TYPE[:KWARGS]   one of ours, by registry type (to compare two
                               of our variants or options).
+  pretrainedmodels:NAME[:KWARGS]  Cadene's pretrainedmodels.NAME(
+                              pretrained=None, **KWARGS); the features are
+                              ``features`` (e.g. bninception).
+  pytorchcv:NAME[:KWARGS]     pytorchcv's get_model(NAME, pretrained=False,
+                              **KWARGS); the features are ``features``
+                              without its ``final_pool``.
 KWARGS are Python keyword arguments, as in a call:
   "mmpretrain:ResNet:depth=50,out_indices=(3,),style='pytorch'"
 
@@ -117,6 +123,24 @@ def _timm_features(name: str, kwargs: dict) -> nn.Module:
     return _Features(model, 'forward_features')
 
 
+def _pretrainedmodels_features(name: str, kwargs: dict) -> nn.Module:
+    import pretrainedmodels
+    if name not in pretrainedmodels.model_names:
+        raise ValueError(f'pretrainedmodels has no {name!r}')
+    model = getattr(pretrainedmodels, name)(
+        **dict(dict(pretrained=None), **kwargs))
+    model.last_linear = nn.Identity()  # unused; not counted in its params
+    return _Features(model, 'features')
+
+
+def _pytorchcv_features(name: str, kwargs: dict) -> nn.Module:
+    from pytorchcv.model_provider import get_model
+    features = get_model(name, **dict(dict(pretrained=False),
+                                      **kwargs)).features
+    return nn.Sequential(*[m for n, m in features.named_children()
+                           if n != 'final_pool'])
+
+
 def _registry_model(registry, type_name: str, kwargs: dict) -> nn.Module:
     return registry.build(dict(type=type_name, **kwargs))
 
@@ -136,8 +160,13 @@ def build_reference(spec: str) -> nn.Module:
         import mmbackbones  # noqa: F401
         from mmbackbones.registry import MODELS
         return _registry_model(MODELS, name, kwargs)
+    if source == 'pretrainedmodels':
+        return _pretrainedmodels_features(name, kwargs)
+    if source == 'pytorchcv':
+        return _pytorchcv_features(name, kwargs)
     raise ValueError(f'unknown reference source {source!r}: use torchvision, '
-                     'timm, mmpretrain or mmbackbones')
+                     'timm, mmpretrain, mmbackbones, pretrainedmodels or '
+                     'pytorchcv')
 
 
 def build_ours(config: str, cfg_options: dict = None) -> nn.Module:

@@ -1,6 +1,6 @@
 """Conv-norm-act, on mmcv's ConvModule (module keys ``conv``, ``bn``), and
 a conv + ReLU that fuses the two for CPU inference."""
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
@@ -19,11 +19,13 @@ def conv_norm_act(in_channels: int,
                   padding: Optional[int] = None,
                   conv_cfg: Optional[dict] = None,
                   norm_cfg: Optional[dict] = DEFAULT_NORM,
-                  act_cfg: Optional[dict] = DEFAULT_ACT) -> ConvModule:
+                  act_cfg: Optional[dict] = DEFAULT_ACT,
+                  bias: Union[bool, str] = 'auto') -> ConvModule:
     """A ConvModule with "same" padding for odd kernels by default.
 
     The convolution has no bias when a norm layer follows (the norm's shift
-    makes it redundant). ``act_cfg=None`` leaves out the activation.
+    makes it redundant) unless ``bias=True`` (to load weights ported from
+    Caffe, which have both). ``act_cfg=None`` leaves out the activation.
 
     Example:
         >>> import torch
@@ -43,7 +45,8 @@ def conv_norm_act(in_channels: int,
         groups=groups,
         conv_cfg=conv_cfg,
         norm_cfg=norm_cfg,
-        act_cfg=act_cfg)
+        act_cfg=act_cfg,
+        bias=bias)
 
 
 def _onednn_conv_relu():
