@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 #: Where weights can come from.
-SOURCES = ('torchvision', 'timm', 'mmpretrain')
+SOURCES = ('torchvision', 'timm', 'mmpretrain', 'mmdet')
 
 Converter = Callable[[Mapping[str, torch.Tensor], nn.Module],
                      Dict[str, torch.Tensor]]

@@ -476,9 +476,9 @@ class HRNet(BaseBackbone):
 
     def init_weights(self) -> None:
         super().init_weights()
-        pretrained = (isinstance(self.init_cfg, dict)
-                      and self.init_cfg.get('type') == 'Pretrained')
-        if self.zero_init_residual and not pretrained:
+        # Not over loaded weights, whether init_cfg is a dict or a list
+        # holding the Pretrained entry (mmpretrain only checked a dict).
+        if self.zero_init_residual and self.pretrained_cfg is None:
             # Every block of the HR modules starts as the identity.
             for k in range(2, 5):
                 for m in getattr(self, f'stage{k}').modules():

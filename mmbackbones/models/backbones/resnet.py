@@ -579,9 +579,9 @@ class ResNet(BaseBackbone):
 
     def init_weights(self) -> None:
         super().init_weights()
-        pretrained = (isinstance(self.init_cfg, dict)
-                      and self.init_cfg.get('type') == 'Pretrained')
-        if self.zero_init_residual and not pretrained:
+        # Not over loaded weights, whether init_cfg is a dict or a list
+        # holding the Pretrained entry (mmpretrain only checked a dict).
+        if self.zero_init_residual and self.pretrained_cfg is None:
             # Every block starts as the identity (Goyal et al. 2017, 5.1):
             # the last norm of each residual branch scales it by zero.
             for m in self.modules():
