@@ -126,6 +126,10 @@ def test_hrnet_single_output_for_mmpose_heads():
     model = HRNet(extra=W18, multiscale_output=False).eval()
     outs = model(torch.rand(1, 3, 64, 64))
     assert [tuple(o.shape) for o in outs] == [(1, 18, 16, 16)]
+    # mmpose's configs say it inside extra's stage4
+    pose_extra = dict(W18, stage4=dict(W18['stage4'],
+                                       multiscale_output=False))
+    assert HRNet(extra=pose_extra).out_indices == (0, )
 
 
 def test_res2net_takes_mmdet_arguments():

@@ -363,6 +363,10 @@ class HRNet(BaseBackbone):
                  upsample_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None):
         init_cfg = resolve_pretrained(pretrained, init_cfg)
+        # mmpose's HRNet reads it from extra['stage4'] (default False there).
+        if isinstance(extra, dict) and isinstance(extra.get('stage4'), dict):
+            multiscale_output = extra['stage4'].get('multiscale_output',
+                                                    multiscale_output)
         if out_indices is None:
             out_indices = (0, 1, 2, 3) if multiscale_output else (0, )
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
