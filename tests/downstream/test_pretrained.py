@@ -159,7 +159,8 @@ def _mmdet_models_or_skip():
     try:
         return importlib.import_module('mmdet.models.backbones')
     except Exception as err:  # ImportError, or mmcv's version assertion
-        pytest.skip('mmdet.models needs full mmcv (compiled ops): '
+        pytest.skip("mmdet.models does not import here (it needs full "
+                    "mmcv's compiled ops): "
                     f'{type(err).__name__}: {err}')
 
 
