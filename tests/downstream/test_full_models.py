@@ -127,6 +127,13 @@ def test_mmdet_runner_train_val_test_resume(tmp_path):
     assert 'coco/bbox_mAP' in test.stdout + test.stderr
 
 
+def _build_with_samples(registry, model_cfg, make_sample, num=2):
+    """The model (initialised) and ``num`` data samples."""
+    model = registry.build(model_cfg)
+    model.init_weights()
+    return model, [make_sample() for _ in range(num)]
+
+
 def _train_step(model, inputs, data_samples):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     model.train()
@@ -159,15 +166,15 @@ def test_mmseg_train_step_on_our_hrnet():
     cfg.model.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
     cfg.model.decode_head.num_classes = 3
     cfg.model.data_preprocessor = None
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    samples = []
-    for _ in range(2):
+
+    def make_sample():
         sample = SegDataSample(metainfo=dict(img_shape=(64, 64),
                                              ori_shape=(64, 64),
                                              pad_shape=(64, 64)))
         sample.gt_sem_seg = PixelData(data=torch.randint(0, 3, (1, 64, 64)))
-        samples.append(sample)
+        return sample
+
+    model, samples = _build_with_samples(MODELS, cfg.model, make_sample)
     losses = _train_step(model, torch.rand(2, 3, 64, 64), samples)
     assert 'decode.loss_ce' in losses
 
@@ -186,16 +193,16 @@ def test_mmpose_train_step_on_our_resnet():
                           'td-hm_res50_8xb64-210e_coco-256x192.py')
     cfg.model.backbone = dict(type='mmbackbones.ResNet', depth=50)
     cfg.model.data_preprocessor = None
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    samples = []
-    for _ in range(2):
+
+    def make_sample():
         sample = PoseDataSample(metainfo=dict(img_shape=(128, 96),
                                               input_size=(96, 128)))
         # the heatmap head upsamples stride 32 by 8: 128x96 -> 32x24
         sample.gt_fields = PixelData(heatmaps=torch.rand(17, 32, 24))
         sample.gt_instance_labels = InstanceData(
             keypoint_weights=torch.ones(1, 17))
-        samples.append(sample)
+        return sample
+
+    model, samples = _build_with_samples(MODELS, cfg.model, make_sample)
     losses = _train_step(model, torch.rand(2, 3, 128, 96), samples)
     assert 'loss_kpt' in losses

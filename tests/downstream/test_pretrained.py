@@ -135,15 +135,15 @@ def test_zero_init_residual_keeps_loaded_weights(form, tmp_path):
 
 
 def test_hrnet_zero_init_with_list_init_cfg(tmp_path):
-    extra = dict(
-        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                    num_blocks=(1, ), num_channels=(8, )),
-        stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                    num_blocks=(1, 1), num_channels=(4, 8)),
-        stage3=dict(num_modules=1, num_branches=3, block='BASIC',
-                    num_blocks=(1, 1, 1), num_channels=(4, 8, 16)),
-        stage4=dict(num_modules=1, num_branches=4, block='BASIC',
-                    num_blocks=(1, 1, 1, 1), num_channels=(4, 8, 16, 32)))
+    # W18's stages with one module of one block per branch, 1/4 wide
+    from mmbackbones.models.backbones.hrnet import HRNET_ARCHS
+    extra = {}
+    for name, stage in HRNET_ARCHS['w18'].items():
+        k = stage.num_branches
+        extra[name] = dict(stage.as_dict(), num_modules=1,
+                           num_blocks=(1, ) * k,
+                           num_channels=tuple(
+                               max(c // 4, 4) for c in stage.num_channels))
     source = randomize_bn(HRNet(extra=extra), 5)
     path = _save({f'backbone.{k}': v
                   for k, v in source.state_dict().items()},
