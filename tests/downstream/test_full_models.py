@@ -11,7 +11,6 @@ import importlib
 import json
 import os
 import os.path as osp
-import textwrap
 
 import pytest
 import torch

@@ -27,7 +27,8 @@ PROJECTS = {
               'EncoderDecoder', dict(type='mmbackbones.HRNet', arch='w18')),
     'mmpose': ('mmpose.registry',
                'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
-               'td-hm_res50_8xb64-210e_coco-256x192.py', 'TopdownPoseEstimator',
+               'td-hm_res50_8xb64-210e_coco-256x192.py',
+               'TopdownPoseEstimator',
                dict(type='mmbackbones.ResNet', depth=18,
                     out_indices=(0, 1, 2, 3))),
 }

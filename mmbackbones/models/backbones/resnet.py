@@ -544,7 +544,8 @@ class ResNet(BaseBackbone):
                          in_channels, init_cfg)
         if plugins is not None:
             raise ValueError(
-                f'plugins are not supported by mmbackbones.{type(self).__name__}'
+                'plugins are not supported by '
+                f'mmbackbones.{type(self).__name__}'
                 " (mmdet's ContextBlock/GeneralizedAttention/NonLocal2d "
                 "plugins live in mmdet.models.ResNet: use type='ResNet' of "
                 'mmdet for them), but got plugins={plugins!r}')
