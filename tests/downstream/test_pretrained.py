@@ -19,6 +19,9 @@ from backbone_checks import randomize_bn, relative_error
 
 from mmbackbones.converters import convert_state_dict
 from mmbackbones.models import HRNet, ResNet, ResNetV1c, ResNetV1d
+from mmbackbones.models.backbones.hrnet import HRNET_ARCHS
+
+W18 = {k: s.as_dict() for k, s in HRNET_ARCHS['w18'].items()}
 
 
 def _save(state, path):
@@ -136,7 +139,6 @@ def test_zero_init_residual_keeps_loaded_weights(form, tmp_path):
 
 def test_hrnet_zero_init_with_list_init_cfg(tmp_path):
     # W18's stages with one module of one block per branch, 1/4 wide
-    from mmbackbones.models.backbones.hrnet import HRNET_ARCHS
     extra = {}
     for name, stage in HRNET_ARCHS['w18'].items():
         k = stage.num_branches
@@ -175,9 +177,7 @@ def test_real_mmdet_resnet_weights(name, kwargs, tmp_path):
     backbones = _mmdet_models_or_skip()
     from mmbackbones.registry import MODELS
     if name == 'HRNet':
-        from mmbackbones.models.backbones.hrnet import HRNET_ARCHS
-        kwargs = dict(extra={k: s.as_dict()
-                             for k, s in HRNET_ARCHS['w18'].items()})
+        kwargs = dict(extra=W18)
     if name == 'ResNetV1d':
         ref = backbones.ResNetV1d(**kwargs)
     else:
@@ -191,4 +191,32 @@ def test_real_mmdet_resnet_weights(name, kwargs, tmp_path):
     ours.init_weights()
     x = torch.rand(1, 3, 64, 64)
     for a, b in zip(ours.eval()(x), ref(x)):
+        assert relative_error(a, b) < 1e-5
+
+
+@pytest.mark.parametrize('name,kwargs,ours', [
+    ('HRNet', dict(extra=W18),
+     dict(upsample_cfg=dict(mode='bilinear', align_corners=False))),
+    ('ResNetV1c', dict(depth=50, strides=(1, 2, 1, 1),
+                       dilations=(1, 1, 2, 4), contract_dilation=True),
+     dict()),
+])
+def test_real_mmseg_backbone_weights(name, kwargs, ours, tmp_path):
+    """mmseg's HRNet (bilinear fusion) and dilated ResNetV1c with
+    contract_dilation, with their weights: the same outputs. Needs full
+    mmcv."""
+    try:
+        backbones = importlib.import_module('mmseg.models.backbones')
+    except Exception as err:
+        pytest.skip("mmseg.models does not import here (it needs full "
+                    f"mmcv's compiled ops): {type(err).__name__}: {err}")
+    from mmbackbones.registry import MODELS
+    ref = randomize_bn(getattr(backbones, name)(**kwargs), 7).eval()
+    path = _save(ref.state_dict(), tmp_path / 'mmseg.pth')
+    model = MODELS.build(dict(
+        type=name, out_indices=(0, 1, 2, 3), **kwargs, **ours,
+        init_cfg=dict(type='Pretrained', checkpoint=path)))
+    model.init_weights()
+    x = torch.rand(1, 3, 64, 64)
+    for a, b in zip(model.eval()(x), ref(x)):
         assert relative_error(a, b) < 1e-5
