@@ -9,7 +9,7 @@ A checkpoint that fits in no layout is a ValueError listing what would stay
 uninitialised, never a partial load with a warning.
 """
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, Iterator, List, Mapping, Tuple
 
 import torch
 import torch.nn as nn
@@ -60,16 +60,23 @@ def fit_state_dict(checkpoint: Mapping, backbone: nn.Module,
     state = unwrap_state_dict(checkpoint)
     expected = backbone.state_dict()
     type_name = type(backbone).__name__
-    candidates = [('as saved', take_prefix(state, 'backbone.'))]
-    for source in SOURCES:
-        converter = _CONVERTERS.get((type_name, source))
-        if converter is not None:
+    def candidates() -> Iterator[Tuple[str, Mapping[str, torch.Tensor]]]:
+        # Lazily: most files are in our layout, and a converter given keys
+        # of another source may fail outright (then it is not that source).
+        yield 'as saved', take_prefix(state, 'backbone.')
+        for source in SOURCES:
+            converter = _CONVERTERS.get((type_name, source))
+            if converter is None:
+                continue
             try:
-                candidates.append((source, converter(state, backbone)))
-            except (KeyError, ValueError, IndexError):
-                continue  # this converter cannot read these keys at all
-    best = None
-    for layout, candidate in candidates:
+                yield source, converter(state, backbone)
+            except (KeyError, ValueError, IndexError, AttributeError,
+                    RuntimeError):
+                continue
+
+    best, tried = None, []
+    for layout, candidate in candidates():
+        tried.append(layout)
         problems = unfilled(candidate, expected)
         if not problems:
             fitted = OrderedDict(
@@ -81,8 +88,7 @@ def fit_state_dict(checkpoint: Mapping, backbone: nn.Module,
     raise ValueError(
         f'{name} does not fit this {type_name}: {len(problems)} of its '
         f'{len(expected)} parameters and buffers would stay uninitialised '
-        f'(closest layout: {layout}; tried '
-        f'{[c[0] for c in candidates]}): {problems[:10]}'
+        f'(closest layout: {layout}; tried {tried}): {problems[:10]}'
         f'{" ..." if len(problems) > 10 else ""}. Is it a checkpoint of '
         'another architecture? For a whole model saved under another key '
         "than 'backbone.', give init_cfg=dict(type='Pretrained', "
