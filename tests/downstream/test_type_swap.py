@@ -48,6 +48,11 @@ def test_base_width_is_width_per_group():
     assert ours.layer1[0].conv2.out_channels == 256  # 32 x 8
     with pytest.raises(ValueError, match='base_width is mmdet'):
         ResNeXt(depth=50, groups=32, width_per_group=8, base_width=4)
+    # mmdet's ResNeSt arguments, as its configs write them
+    resnest = ResNeSt(depth=50, groups=1, base_width=4, radix=2,
+                      reduction_factor=4, avg_down_stride=True,
+                      stem_channels=64, norm_eval=True)
+    assert resnest.width_per_group == 4 and resnest.norm_eval
 
 
 def test_mmseg_contract_dilation_and_multi_grid():
