@@ -25,7 +25,7 @@ built network run automatically right after the subclass's ``__init__``.
 import copy
 import logging
 from abc import ABCMeta
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -341,8 +341,7 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
             ] or None
             # Alone (not inside a detector) mmengine would list every
             # parameter as "the same before and after" before we load.
-            quiet = _quiet_logger() if not hasattr(
-                self, '_params_init_info') else nullcontext()
+            quiet = _quiet_logger(not hasattr(self, '_params_init_info'))
             try:
                 with quiet:
                     super().init_weights()
@@ -384,8 +383,12 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
 
 
 @contextmanager
-def _quiet_logger() -> Iterator[None]:
-    """mmengine's current logger at WARNING for the duration."""
+def _quiet_logger(enabled: bool = True) -> Iterator[None]:
+    """mmengine's current logger at WARNING for the duration (if
+    ``enabled``)."""
+    if not enabled:
+        yield
+        return
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel(logging.WARNING)
