@@ -45,6 +45,13 @@ setup(
         'tests': ['pytest', 'scikit-learn', 'timm', 'onnx', 'onnxruntime',
                   # BN-Inception's references (pretrainedmodels imports six
                   # without declaring it)
-                  'pretrainedmodels', 'pytorchcv', 'six'],
+                  'pretrainedmodels', 'pytorchcv', 'six',
+                  # downstream tests with the projects' real registries and
+                  # configs; mmdet 3.3 / mmseg 1.2 assert mmcv<2.2.0 (and
+                  # mmpretrain imports mmdet when present); mmseg imports
+                  # ftfy and regex without declaring them. mmpose 1.3.2 is
+                  # left out: see docs/downstream.md.
+                  'mmdet==3.3.0', 'mmsegmentation==1.2.2', 'ftfy', 'regex',
+                  'mmcv-lite>=2.0.0,<2.2.0'],
     },
 )

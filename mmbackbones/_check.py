@@ -24,6 +24,39 @@ def _as_tuple(version: str) -> Tuple[int, ...]:
     return tuple(parts)
 
 
+def installed_version(distribution: str) -> Optional[str]:
+    """The installed version of ``distribution``, without importing it."""
+    from importlib import metadata
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def mmdet_mmcv_conflict(mmcv: Optional[str],
+                        mmdet: Optional[str]) -> Optional[str]:
+    """The one-line fix when mmdet and mmcv versions break mmpretrain.
+
+    mmpretrain imports mmdet when it is installed (its multimodal models);
+    mmdet 3.x asserts ``mmcv < 2.2.0`` with an AssertionError that escapes
+    mmpretrain's ImportError guard, so ``import mmpretrain.models`` itself
+    fails.
+
+    >>> mmdet_mmcv_conflict('2.2.0', '3.3.0')[:38]
+    'mmdet 3.3.0 needs mmcv<2.2.0 but mmcv '
+    >>> mmdet_mmcv_conflict('2.1.0', '3.3.0') is None
+    True
+    """
+    if mmcv is None or mmdet is None:
+        return None
+    if _as_tuple(mmdet) < (4, ) and _as_tuple(mmcv) >= (2, 2, 0):
+        return (f'mmdet {mmdet} needs mmcv<2.2.0 but mmcv {mmcv} is '
+                'installed, and mmpretrain imports mmdet when present; '
+                "pip install 'mmcv-lite>=2.0.0,<2.2.0' (or full mmcv in that "
+                'range), or uninstall mmdet')
+    return None
+
+
 def check_dependencies() -> None:
     """Raise ImportError with a one-line fix when a dependency is unusable."""
     for name, low, high, fix in REQUIREMENTS:
@@ -38,3 +71,7 @@ def check_dependencies() -> None:
             raise ImportError(
                 f'mmbackbones needs {name}>={low},<{high} but found '
                 f'{name}=={found}; {fix}')
+    conflict = mmdet_mmcv_conflict(
+        import_module('mmcv').__version__, installed_version('mmdet'))
+    if conflict:
+        raise ImportError(conflict)

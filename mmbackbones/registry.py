@@ -8,8 +8,21 @@ A child registry looks into its parents' tables but does not trigger their
 lazy imports, so each child's ``locations`` lists the parent's own locations
 first and then ours: building ``CustomDataset`` through the mmbackbones
 scope imports ``mmpretrain.datasets`` exactly as mmpretrain's scope would.
+
+Other projects (mmdet, mmseg, mmpose, mmaction2...) find ``mmbackbones.X``
+too. mmengine 0.10.7's ``Registry.get`` looks a scoped key up in the
+registry's own children and in the *root's direct children* only; ours are
+grandchildren of the root (children of mmpretrain's), so from mmdet's
+``MODELS`` the key ``mmbackbones.ResNet`` was not found. Each of our
+registries therefore also has a :class:`_ScopeAlias` among the root's
+children: a registry with our scope that holds nothing itself and answers
+every lookup from ours. ``mmdet::model`` -> root ``model`` -> alias
+``mmbackbones`` -> our ``MODELS`` (then mmpretrain's, as for our own
+configs). mmengine's depth-first search for the registry of
+``default_scope='mmbackbones'`` gets ours from the alias too. Plain
+subclassing of mmengine's ``Registry``: nothing in mmengine is patched.
 """
-from typing import List
+from typing import List, Optional, Type
 
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
@@ -17,10 +30,52 @@ from mmpretrain import registry as mmpretrain_registry
 SCOPE = 'mmbackbones'
 
 
+class _ScopeAlias(Registry):
+    """Our scope among the root registry's children, answering from
+    ``target`` (our registry under mmpretrain's).
+
+    Example:
+        >>> from mmengine.registry import MODELS as ROOT
+        >>> import mmbackbones  # noqa: F401 (registers the backbones)
+        >>> ROOT.get('mmbackbones.ResNet').__module__
+        'mmbackbones.models.backbones.resnet'
+    """
+
+    def __init__(self, target: Registry, root: Registry):
+        self._target = target
+        super().__init__(target.name, parent=root, scope=SCOPE)
+
+    def get(self, key: str) -> Optional[Type]:
+        return self._target.get(key)
+
+    def _search_child(self, scope: str) -> Optional[Registry]:
+        # Whoever searches the tree for our scope gets the real registry.
+        return self._target if scope == SCOPE else None
+
+    @property
+    def module_dict(self) -> dict:
+        return self._target.module_dict
+
+    def __contains__(self, key: str) -> bool:
+        return self._target.get(key) is not None
+
+    def __len__(self) -> int:
+        return len(self._target)
+
+    def _register_module(self, module, module_name=None, force=False):
+        raise TypeError(
+            'register in mmbackbones.registry, not in its alias under the '
+            f'root {self.name!r} registry')
+
+
 def _child(parent: Registry, *own_locations: str) -> Registry:
     locations: List[str] = list(parent._locations) + list(own_locations)
-    return Registry(
+    child = Registry(
         parent.name, parent=parent, scope=SCOPE, locations=locations)
+    root = parent._get_root_registry()
+    if root is not parent and SCOPE not in root.children:
+        _ScopeAlias(child, root)
+    return child
 
 
 RUNNERS = _child(mmpretrain_registry.RUNNERS)

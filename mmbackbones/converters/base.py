@@ -8,7 +8,7 @@ import torch.nn as nn
 
 #: Where weights can come from.
 SOURCES = ('torchvision', 'timm', 'mmpretrain', 'pretrainedmodels',
-           'pytorchcv')
+           'pytorchcv', 'mmdet')
 
 Converter = Callable[[Mapping[str, torch.Tensor], nn.Module],
                      Dict[str, torch.Tensor]]

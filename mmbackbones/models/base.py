@@ -23,6 +23,7 @@ A subclass builds its modules in ``__init__`` and then describes them with
 built network run automatically right after the subclass's ``__init__``.
 """
 import copy
+import logging
 from abc import ABCMeta
 from contextlib import contextmanager
 from typing import (Callable, Iterator, List, Optional, Sequence, Tuple,
@@ -30,6 +31,7 @@ from typing import (Callable, Iterator, List, Optional, Sequence, Tuple,
 
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger, print_log
 from mmpretrain.models.backbones.base_backbone import \
     BaseBackbone as MMPretrainBaseBackbone
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -294,11 +296,107 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
                 outs.append(x)
         return tuple(outs)
 
+    # ----------------------------------------------------------------- #
+    # Initialisation and pretrained weights
+    # ----------------------------------------------------------------- #
+    def _init_cfgs(self) -> List[dict]:
+        cfg = self.init_cfg
+        return [] if cfg is None else [cfg] if isinstance(cfg, dict) else list(
+            cfg)
+
+    @property
+    def pretrained_cfg(self) -> Optional[dict]:
+        """The ``Pretrained`` entry of ``init_cfg`` (a dict or a list
+        holding one), or None."""
+        found = [c for c in self._init_cfgs() if c.get('type') == 'Pretrained']
+        return found[-1] if found else None
+
     def init_weights(self) -> None:
-        super().init_weights()
-        # Pretrained weights are loaded by BaseModule; re-apply freezing in
-        # case a loaded module replaced parameters.
+        """Initialise as ``init_cfg`` says; a ``Pretrained`` entry (alone or
+        in a list) is loaded strictly, in any layout we can convert.
+
+        mmengine's own ``Pretrained`` loads non-strictly: weights of another
+        layout (mmdet's ``open-mmlab://resnet50_v1c`` names the deep stem
+        ``stem.0.weight``, ours ``stem.0.conv.weight``) left parameters at
+        their random values with only a warning. Here the file is read with
+        mmengine's ``CheckpointLoader`` (any scheme: path, URL,
+        ``open-mmlab://``, ``torchvision://``), the part under ``prefix``
+        (default: the whole file, or its ``backbone.`` part) is fitted by
+        :func:`mmbackbones.converters.autodetect.fit_state_dict`, and a
+        file that would leave any parameter or buffer uninitialised is a
+        ValueError listing them. Keys that are not the backbone's (a
+        classifier head, a detector's neck) are ignored.
+
+        Subclasses with initialisation of their own (``zero_init_residual``)
+        skip it when :attr:`pretrained_cfg` is set.
+        """
+        pretrained = self.pretrained_cfg
+        if pretrained is None:
+            super().init_weights()
+        else:
+            # Everything else in init_cfg first (mmengine's order too),
+            # then the weights, which must cover every parameter.
+            saved = self.init_cfg
+            self.init_cfg = [
+                c for c in self._init_cfgs() if c.get('type') != 'Pretrained'
+            ] or None
+            # Alone (not inside a detector) mmengine would list every
+            # parameter as "the same before and after" before we load.
+            quiet = _quiet_logger(not hasattr(self, '_params_init_info'))
+            try:
+                with quiet:
+                    super().init_weights()
+            finally:
+                self.init_cfg = saved
+            self.load_pretrained(**{
+                k: v for k, v in pretrained.items() if k != 'type'})
+        # Re-apply freezing in case loading replaced parameters.
         self._freeze_stages()
+
+    def load_pretrained(self, checkpoint: str, prefix: Optional[str] = None,
+                        map_location: Union[str, torch.device] = 'cpu',
+                        **unused) -> str:
+        """Load ``checkpoint`` (its ``prefix`` part) strictly; returns the
+        layout it was in (``'as saved'``, ``'mmdet'``, ``'timm'``...)."""
+        from mmengine.runner.checkpoint import CheckpointLoader
+
+        from mmbackbones.converters.autodetect import fit_state_dict
+        from mmbackbones.converters.base import unwrap_state_dict
+        if unused:
+            raise TypeError(f"init_cfg=dict(type='Pretrained') got unknown "
+                            f'keys {sorted(unused)} (valid: checkpoint, '
+                            'prefix, map_location)')
+        state = unwrap_state_dict(CheckpointLoader.load_checkpoint(
+            checkpoint, map_location=map_location))
+        if prefix:
+            prefix = prefix if prefix.endswith('.') else prefix + '.'
+            state = {k[len(prefix):]: v for k, v in state.items()
+                     if k.startswith(prefix)}
+            if not state:
+                raise ValueError(f'no key of {checkpoint} starts with '
+                                 f'prefix {prefix!r}')
+        fitted, layout = fit_state_dict(state, self, name=str(checkpoint))
+        self.load_state_dict(fitted, strict=False)
+        print_log(f'{type(self).__name__}: loaded all {len(fitted)} '
+                  f'parameters and buffers from {checkpoint} ({layout} '
+                  'layout)', logger='current', level=logging.INFO)
+        return layout
+
+
+@contextmanager
+def _quiet_logger(enabled: bool = True) -> Iterator[None]:
+    """mmengine's current logger at WARNING for the duration (if
+    ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class StageView(nn.Sequential):

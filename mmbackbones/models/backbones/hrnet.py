@@ -31,9 +31,13 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, StageView, make_stage_strides
-from .resnet import BasicBlock, Bottleneck, ResidualBlock, make_res_layer
+from .resnet import (BasicBlock, Bottleneck, ResidualBlock, make_res_layer,
+                     resolve_pretrained)
 
-__all__ = ['HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS']
+__all__ = [
+    'HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS', 'UPSAMPLE_NEAREST',
+    'UPSAMPLE_MMSEG'
+]
 
 #: The residual blocks an HRNet stage may use, by mmpretrain's names.
 BLOCKS = {'BASIC': BasicBlock, 'BOTTLENECK': Bottleneck}
@@ -86,6 +90,8 @@ class HRModule(nn.Module):
             highest-resolution one.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config.
+        upsample_cfg (dict): ``mode`` and ``align_corners`` of the fusion's
+            upsampling (``nn.Upsample``).
 
     Example:
         >>> import torch
@@ -102,8 +108,11 @@ class HRModule(nn.Module):
                  num_channels: Sequence[int],
                  multiscale_output: bool = True,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN')):
+                 norm_cfg: dict = dict(type='BN'),
+                 upsample_cfg: dict = dict(mode='nearest',
+                                           align_corners=None)):
         super().__init__()
+        self.upsample_cfg = dict(upsample_cfg)
         if not len(num_blocks) == len(in_channels) == len(num_channels):
             raise ValueError(
                 'num_blocks, in_channels and num_channels need one entry '
@@ -122,13 +131,15 @@ class HRModule(nn.Module):
             num_out = self.num_branches if multiscale_output else 1
             self.fuse_layers = nn.ModuleList(
                 nn.ModuleList(
-                    self._make_fuse(channels, i, j, conv_cfg, norm_cfg)
+                    self._make_fuse(channels, i, j, conv_cfg, norm_cfg,
+                                    self.upsample_cfg)
                     for j in range(self.num_branches))
                 for i in range(num_out))
 
     @staticmethod
     def _make_fuse(channels: Sequence[int], i: int, j: int,
-                   conv_cfg: Optional[dict], norm_cfg: dict) -> nn.Module:
+                   conv_cfg: Optional[dict], norm_cfg: dict,
+                   upsample_cfg: dict) -> nn.Module:
         """``f_ij``: branch ``j`` brought to branch ``i``'s shape."""
         if j == i:
             return nn.Identity()
@@ -136,7 +147,7 @@ class HRModule(nn.Module):
             layers = _conv_norm(conv_cfg, norm_cfg, channels[j], channels[i],
                                 1, 1, relu=False)
             layers.append(nn.Upsample(scale_factor=2**(j - i),
-                                      mode='nearest'))
+                                      **upsample_cfg))
             return layers
         # higher resolution: i - j stride-2 3x3 convs, the last to i's width
         # and without ReLU (it comes after the sum).
@@ -207,6 +218,30 @@ HRNET_ARCHS: Dict[str, Dict[str, HRNetStage]] = {
     f'w{w}': _width_arch(w)
     for w in (18, 30, 32, 40, 44, 48, 64)
 }
+
+
+#: mmpretrain's, mmdet's and mmpose's fusion upsampling.
+UPSAMPLE_NEAREST = dict(mode='nearest', align_corners=None)
+#: mmseg's (``mmseg.models.backbones.hrnet``: bilinear, and "we set
+#: align_corners=False for HRNet").
+UPSAMPLE_MMSEG = dict(mode='bilinear', align_corners=False)
+
+
+def _check_upsample(cfg) -> dict:
+    if not isinstance(cfg, dict) or set(cfg) - {'mode', 'align_corners'}:
+        raise ValueError('upsample_cfg must be a dict with mode (and '
+                         f'align_corners), e.g. {UPSAMPLE_MMSEG}, but got '
+                         f'{cfg!r}')
+    modes = ('nearest', 'bilinear', 'bicubic')
+    if cfg.get('mode') not in modes:
+        raise ValueError(f'upsample_cfg mode must be one of {modes}, but '
+                         f'got {cfg.get("mode")!r}')
+    cfg = dict(cfg)
+    if cfg['mode'] == 'nearest':
+        cfg['align_corners'] = None  # nn.Upsample accepts no other value
+    else:
+        cfg.setdefault('align_corners', False)
+    return cfg
 
 
 def _parse_extra(extra) -> Dict[str, HRNetStage]:
@@ -293,6 +328,17 @@ class HRNet(BaseBackbone):
         frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         init_cfg (dict | list[dict], optional): Initialisation config;
             default Kaiming convs and unit-scale norms.
+        upsample_cfg (dict, optional): ``mode``/``align_corners`` of the
+            fusion's upsampling. None: ``extra['upsample']`` if given (as
+            mmpose), else nearest (mmpretrain, mmdet, mmpose). mmseg's HRNet
+            is bilinear, ``align_corners=False``: :data:`UPSAMPLE_MMSEG`;
+            the same weights give other features with the other mode.
+        pretrained (str, optional): Deprecated (mmseg passes its
+            segmentor's ``pretrained`` here): turned into
+            ``init_cfg=dict(type='Pretrained', ...)`` with a warning.
+
+    Defaults are mmpretrain's; mmdet's HRNet has ``norm_eval=True``.
+    mmpose's heads that take one map need ``multiscale_output=False``.
 
     Example:
         >>> import torch
@@ -313,7 +359,14 @@ class HRNet(BaseBackbone):
                  multiscale_output: bool = True,
                  out_indices: Optional[Union[int, Sequence[int]]] = None,
                  frozen_stages: int = -1,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 upsample_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None):
+        init_cfg = resolve_pretrained(pretrained, init_cfg)
+        # mmpose's HRNet reads it from extra['stage4'] (default False there).
+        if isinstance(extra, dict) and isinstance(extra.get('stage4'), dict):
+            multiscale_output = extra['stage4'].get('multiscale_output',
+                                                    multiscale_output)
         if out_indices is None:
             out_indices = (0, 1, 2, 3) if multiscale_output else (0, )
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
@@ -326,6 +379,11 @@ class HRNet(BaseBackbone):
             stages = HRNET_ARCHS[arch]
         else:
             stages = _parse_extra(extra)
+        # mmpose puts the upsampling in extra['upsample']; mmseg's HRNet
+        # is UPSAMPLE_MMSEG.
+        if upsample_cfg is None:
+            upsample_cfg = (extra or {}).get('upsample', UPSAMPLE_NEAREST)
+        self.upsample_cfg = _check_upsample(upsample_cfg)
         self.arch = arch if extra is None else 'custom'
         self.extra = {k: s.as_dict() for k, s in stages.items()}
         self.multiscale_output = multiscale_output
@@ -425,7 +483,8 @@ class HRNet(BaseBackbone):
         return nn.Sequential(*(
             HRModule(block, stage.num_blocks, channels, stage.num_channels,
                      multiscale_output or m < stage.num_modules - 1,
-                     conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+                     conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                     upsample_cfg=self.upsample_cfg)
             for m in range(stage.num_modules)))
 
     # ----------------------------------------------------------------- #
@@ -476,9 +535,9 @@ class HRNet(BaseBackbone):
 
     def init_weights(self) -> None:
         super().init_weights()
-        pretrained = (isinstance(self.init_cfg, dict)
-                      and self.init_cfg.get('type') == 'Pretrained')
-        if self.zero_init_residual and not pretrained:
+        # Not over loaded weights, whether init_cfg is a dict or a list
+        # holding the Pretrained entry (mmpretrain only checked a dict).
+        if self.zero_init_residual and self.pretrained_cfg is None:
             # Every block of the HR modules starts as the identity.
             for k in range(2, 5):
                 for m in getattr(self, f'stage{k}').modules():

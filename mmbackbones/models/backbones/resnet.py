@@ -20,7 +20,9 @@ Module names, registry types and constructor arguments are mmpretrain's,
 so its checkpoints load as they are and its configs port by changing
 ``type``; ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
+import warnings
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
@@ -37,8 +39,44 @@ from ..layers import conv_norm_act
 __all__ = [
     'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResidualBlock', 'BasicBlock',
     'Bottleneck', 'ResNetArch', 'RESNET_ARCHS', 'make_res_layer',
-    'make_downsample'
+    'make_downsample', 'resolve_pretrained', 'require_mmcv_ops'
 ]
+
+
+def resolve_pretrained(pretrained: Optional[str],
+                       init_cfg: Optional[Union[dict, List[dict]]]
+                       ) -> Optional[Union[dict, List[dict]]]:
+    """mmdet/mmseg's deprecated ``pretrained=`` as ``init_cfg``.
+
+    mmseg's segmentors pass their ``pretrained`` into the backbone, so a
+    type swap needs the argument; it becomes
+    ``dict(type='Pretrained', checkpoint=pretrained)`` with mmdet's
+    deprecation warning.
+    """
+    if pretrained is None:
+        return init_cfg
+    if not isinstance(pretrained, str):
+        raise TypeError('pretrained must be a str (a checkpoint path or URL) '
+                        f'or None, but got {type(pretrained).__name__}')
+    if init_cfg:
+        raise ValueError('init_cfg and pretrained cannot be specified at the '
+                         'same time (pretrained is deprecated: use '
+                         "init_cfg=dict(type='Pretrained', checkpoint=...))")
+    warnings.warn('DeprecationWarning: pretrained is deprecated, please use '
+                  '"init_cfg" instead')
+    return dict(type='Pretrained', checkpoint=pretrained)
+
+
+def require_mmcv_ops(argument: str) -> None:
+    """A clear ImportError when ``argument`` needs full mmcv's ops."""
+    try:
+        import_module('mmcv.ops')
+    except ImportError as err:
+        raise ImportError(
+            f'{argument} needs the compiled ops of full mmcv (mmcv.ops: '
+            f'{err}); mmcv-lite has none. Install full mmcv '
+            "('pip install \"mmcv>=2.0.0,<2.2.0\"', a source build) instead "
+            'of mmcv-lite') from None
 
 
 class ResidualBlock(nn.Module):
@@ -218,8 +256,12 @@ class Bottleneck(ResidualBlock):
                  groups: int = 1,
                  width_per_group: int = 4,
                  base_channels: int = 64,
+                 dcn: Optional[dict] = None,
                  **kwargs):
         super().__init__(in_channels, out_channels, **kwargs)
+        # mmdet's deformable 3x3 (e.g. dict(type='DCNv2',
+        # deform_groups=1)); ResNet checks that full mmcv's ops exist.
+        self.dcn = dcn
         self.groups = groups
         self.width_per_group = width_per_group
         mid = self.bottleneck_channels(groups, width_per_group, base_channels)
@@ -246,9 +288,16 @@ class Bottleneck(ResidualBlock):
 
     def make_middle(self, channels: int, groups: int) -> None:
         """The 3x3 part: ``conv2`` and ``bn2``."""
-        self.conv2 = self.make_conv(channels, channels, 3,
-                                    stride=self.conv2_stride,
-                                    dilation=self.dilation, groups=groups)
+        if self.dcn is not None:
+            self.conv2 = build_conv_layer(
+                self.dcn, channels, channels, 3, stride=self.conv2_stride,
+                padding=self.dilation, dilation=self.dilation,
+                groups=groups, bias=False)
+        else:
+            self.conv2 = self.make_conv(channels, channels, 3,
+                                        stride=self.conv2_stride,
+                                        dilation=self.dilation,
+                                        groups=groups)
         self.norm2_name = self.add_norm(2, channels)
 
     def middle(self, x: torch.Tensor) -> torch.Tensor:
@@ -341,15 +390,25 @@ def make_res_layer(block: Type[ResidualBlock],
         downsample = make_downsample(in_channels, out_channels, stride,
                                      avg_down, conv_cfg, norm_cfg,
                                      keep_pool_slot)
+    # One dilation for all blocks, or one per block (mmseg's multi_grid
+    # and contract_dilation).
+    dilation = block_kwargs.pop('dilation', 1)
+    dilations = ([dilation] * num_blocks if isinstance(dilation, int) else
+                 list(dilation))
+    if len(dilations) != num_blocks:
+        raise ValueError(f'{len(dilations)} dilations for {num_blocks} '
+                         'blocks')
     common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, **block_kwargs)
     blocks = [
         block(in_channels, out_channels, stride=stride,
               downsample=downsample, drop_path_rate=drop_path_rates[0],
-              **common, **(first_block_kwargs or {}))
+              dilation=dilations[0], **common,
+              **(first_block_kwargs or {}))
     ]
-    for rate in drop_path_rates[1:]:
+    for rate, block_dilation in zip(drop_path_rates[1:], dilations[1:]):
         blocks.append(
-            block(out_channels, out_channels, drop_path_rate=rate, **common))
+            block(out_channels, out_channels, drop_path_rate=rate,
+                  dilation=block_dilation, **common))
     return nn.Sequential(*blocks)
 
 
@@ -421,6 +480,26 @@ class ResNet(BaseBackbone):
         init_cfg (dict | list[dict], optional): Initialisation config.
         drop_path_rate (float): Stochastic depth, rising linearly to this
             rate over the blocks.
+        contract_dilation (bool): mmseg's: the first block of a dilated
+            stage uses half the dilation.
+        multi_grid (Sequence[int], optional): mmseg's: per-block dilations
+            of the last stage (DeepLabv3 Sec. 3.2), one per block.
+        dcn (dict, optional): mmdet's deformable 3x3 convolution config
+            (e.g. ``dict(type='DCNv2', deform_groups=1)``) for the
+            bottlenecks of the stages in ``stage_with_dcn``; needs full
+            mmcv (its compiled ops), an ImportError saying so otherwise.
+        stage_with_dcn (Sequence[bool]): Stages whose blocks use ``dcn``.
+        plugins (list, optional): mmdet's block plugins; not supported here
+            (a ValueError): use mmdet's ResNet for them.
+        pretrained (str, optional): Deprecated (mmdet/mmseg): a checkpoint,
+            turned into ``init_cfg=dict(type='Pretrained', ...)`` with a
+            warning.
+
+    Arguments are mmpretrain's, plus mmdet's and mmseg's (``dcn``,
+    ``stage_with_dcn``, ``plugins``, ``contract_dilation``,
+    ``multi_grid``, ``pretrained``), so a downstream config swaps ``type``
+    only. Defaults are mmpretrain's: ``out_indices=-1`` (the last stage;
+    mmdet/mmseg (0, 1, 2, 3)) and ``norm_eval=False`` (mmdet True).
 
     Example:
         >>> model = ResNet(depth=18, out_indices=(0, 1, 2, 3))
@@ -452,9 +531,24 @@ class ResNet(BaseBackbone):
                  with_cp: bool = False,
                  zero_init_residual: bool = True,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
-                 drop_path_rate: float = 0.0):
+                 drop_path_rate: float = 0.0,
+                 contract_dilation: bool = False,
+                 multi_grid: Optional[Sequence[int]] = None,
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False,
+                                                   False),
+                 plugins: Optional[list] = None,
+                 pretrained: Optional[str] = None):
+        init_cfg = resolve_pretrained(pretrained, init_cfg)
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
                          in_channels, init_cfg)
+        if plugins is not None:
+            raise ValueError(
+                'plugins are not supported by '
+                f'mmbackbones.{type(self).__name__}'
+                " (mmdet's ContextBlock/GeneralizedAttention/NonLocal2d "
+                "plugins live in mmdet.models.ResNet: use type='ResNet' of "
+                'mmdet for them), but got plugins={plugins!r}')
         arch = self._resolve_arch(depth)
         if not isinstance(num_stages, int) or not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages must be 1..4, but got {num_stages}')
@@ -478,6 +572,15 @@ class ResNet(BaseBackbone):
         self.block = arch.block
         self.stage_blocks = arch.stage_blocks[:num_stages]
         self.expansion = expansion or arch.block.expansion
+        self.contract_dilation = contract_dilation
+        if multi_grid is not None:
+            multi_grid = check_positive_ints(
+                'multi_grid', multi_grid, length=self.stage_blocks[-1])
+        self.multi_grid = multi_grid
+        self.dcn = dcn
+        self.stage_with_dcn = tuple(stage_with_dcn)
+        if dcn is not None:
+            self._check_dcn(num_stages)
 
         self._make_stem(in_channels, self.stem_channels)
         self._make_stages(drop_path_rate)
@@ -509,6 +612,33 @@ class ResNet(BaseBackbone):
         return ResNetArch(block, stage_blocks,
                           arch.get('stem_channels', 64))
 
+    def _check_dcn(self, num_stages: int) -> None:
+        if not isinstance(self.dcn, dict) or 'type' not in self.dcn:
+            raise TypeError("dcn must be a conv config dict such as "
+                            "dict(type='DCNv2', deform_groups=1), but got "
+                            f'{self.dcn!r}')
+        if len(self.stage_with_dcn) != num_stages:
+            raise ValueError(f'stage_with_dcn needs {num_stages} entries '
+                             f'(one per stage), but got '
+                             f'{self.stage_with_dcn!r}')
+        if any(self.stage_with_dcn) and (
+                not issubclass(self.block, Bottleneck)
+                or self.block.make_middle is not Bottleneck.make_middle):
+            raise ValueError(
+                f'dcn is supported on plain and grouped bottlenecks '
+                f'(ResNet-50+, ResNeXt), not on {self.block.__name__}')
+        if any(self.stage_with_dcn):
+            require_mmcv_ops('dcn')
+
+    def _block_dilations(self, stage: int, num_blocks: int) -> Tuple[int, ...]:
+        """Each block's dilation in ``stage`` (mmseg's rules)."""
+        if self.multi_grid is not None and stage == len(self.stage_blocks) - 1:
+            return tuple(self.multi_grid)
+        dilation = self.dilations[stage]
+        first = (dilation // 2 if self.contract_dilation and dilation > 1
+                 else dilation)
+        return (first, ) + (dilation, ) * (num_blocks - 1)
+
     def _make_stem(self, in_channels: int, stem_channels: int) -> None:
         if self.deep_stem:
             # Three 3x3 convolutions cost about what one 7x7 does and see
@@ -538,14 +668,19 @@ class ResNet(BaseBackbone):
         stage_channels = []
         self.res_layers = []
         for i, num_blocks in enumerate(self.stage_blocks):
+            dilations = self._block_dilations(i, num_blocks)
+            extra = ({} if self.dcn is None or not self.stage_with_dcn[i]
+                     else dict(dcn=self.dcn))
             layer = self.make_res_layer(
                 block=self.block, num_blocks=num_blocks,
                 in_channels=channels, out_channels=out_channels,
-                stride=self.strides[i], dilation=self.dilations[i],
+                stride=self.strides[i],
+                dilation=(dilations[0] if len(set(dilations)) == 1 else
+                          dilations),
                 style=self.style, avg_down=self.avg_down,
                 expansion=self.expansion, conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg,
-                drop_path_rates=rates[:num_blocks])
+                drop_path_rates=rates[:num_blocks], **extra)
             rates = rates[num_blocks:]
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
@@ -579,9 +714,9 @@ class ResNet(BaseBackbone):
 
     def init_weights(self) -> None:
         super().init_weights()
-        pretrained = (isinstance(self.init_cfg, dict)
-                      and self.init_cfg.get('type') == 'Pretrained')
-        if self.zero_init_residual and not pretrained:
+        # Not over loaded weights, whether init_cfg is a dict or a list
+        # holding the Pretrained entry (mmpretrain only checked a dict).
+        if self.zero_init_residual and self.pretrained_cfg is None:
             # Every block starts as the identity (Goyal et al. 2017, 5.1):
             # the last norm of each residual branch scales it by zero.
             for m in self.modules():

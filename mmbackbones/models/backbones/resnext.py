@@ -4,7 +4,7 @@ grouped (cardinality ``groups``, ``width_per_group`` channels each in the
 first stage). The block is :class:`~.resnet.Bottleneck` with ``groups``;
 this file only adds the table and the registered class.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 from mmbackbones.registry import MODELS
 from ..base import check_positive_int
@@ -31,6 +31,8 @@ class ResNeXt(ResNet):
         groups (int): Cardinality: groups of the 3x3 convolutions.
         width_per_group (int): Channels per group in the first stage
             (doubling with every stage).
+        base_width (int, optional): mmdet's name for ``width_per_group``
+            (mmdet's ResNeXt defaults to ``groups=1``; ours to 32).
         **kwargs: :class:`~.resnet.ResNet` arguments (``strides``,
             ``dilations``, ``deep_stem``, ``avg_down``, ``out_indices``...).
 
@@ -47,7 +49,15 @@ class ResNeXt(ResNet):
     ARCHS = RESNEXT_ARCHS
 
     def __init__(self, depth, groups: int = 32, width_per_group: int = 4,
-                 **kwargs):
+                 base_width: Optional[int] = None, **kwargs):
+        if base_width is not None:
+            # mmdet's name for width_per_group
+            if width_per_group not in (4, base_width):
+                raise ValueError(
+                    'base_width is mmdet\'s name for width_per_group; give '
+                    f'one of them, not width_per_group={width_per_group} and '
+                    f'base_width={base_width}')
+            width_per_group = base_width
         check_positive_int('groups', groups)
         check_positive_int('width_per_group', width_per_group)
         # Read by block_kwargs() while ResNet.__init__ builds the stages.
