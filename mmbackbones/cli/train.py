@@ -16,7 +16,8 @@ from mmbackbones.datasets import prepare_data
 from .common import (ArgumentParser, ToolError, add_cfg_options,
                      check_checkpoint_arg, check_datasets, check_run_config,
                      checkpoint_fits, load_run_config, run_tool)
-from .runner import build_runner, setup_amp, setup_launcher
+from .runner import (build_runner, communication_failure,
+                     is_communication_failure, setup_amp, setup_launcher)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -87,7 +88,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         # mmengine resumes non-strictly; another architecture's checkpoint
         # must not silently half-load.
         checkpoint_fits(runner.model, cfg.load_from or _last_checkpoint(cfg))
-    runner.train()
+    try:
+        runner.train()
+    except Exception as err:
+        if is_communication_failure(err):
+            raise communication_failure(err, cfg) from None
+        raise
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> None:
