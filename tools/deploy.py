@@ -16,8 +16,8 @@ eval mode to 1e-5 relative error (with the checkpoint's weights), and with
 tool prints both errors and the measured inference speed-up, and refuses to
 write -- exit status 2, one line saying why (the rule of every tool:
 mmbackbones.cli.common) -- when anything differs, an output is NaN/inf, or
-the checkpoint is not of the config's architecture. Writes are atomic; no output
-may be an input. See docs/deploy.md.
+the checkpoint is not of the config's architecture. Writes are atomic; no
+output may be an input. See docs/deploy.md.
 """
 import argparse
 import logging
