@@ -14,9 +14,10 @@ Before writing, the deploy model must equal the original on random input in
 eval mode to 1e-5 relative error (with the checkpoint's weights), and with
 ``--onnx`` ONNX Runtime must equal PyTorch to 1e-4 (dynamic batch size); the
 tool prints both errors and the measured inference speed-up, and refuses to
-write -- exit status 1, one line saying why -- when anything differs or the
-checkpoint is not of the config's architecture. Writes are atomic; no output
-may be an input. See docs/deploy.md.
+write -- exit status 2, one line saying why (the rule of every tool:
+mmbackbones.cli.common) -- when anything differs, an output is NaN/inf, or
+the checkpoint is not of the config's architecture. Writes are atomic; no
+output may be an input. See docs/deploy.md.
 """
 import argparse
 import logging
@@ -31,7 +32,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    from mmbackbones.cli.common import ArgumentParser
+    parser = ArgumentParser(
+        prog='deploy.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='the training config')
@@ -84,23 +87,26 @@ def measure_speedup(original: torch.nn.Module, deployed: torch.nn.Module,
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the tool; its exit status (0, or 2 for a refusal: one line)."""
+    from mmbackbones.cli.common import call_tool
+    return call_tool(_deploy, argv, prog='deploy.py')
+
+
+def _deploy(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     from mmengine.logging import MMLogger
 
     import mmbackbones  # noqa: F401  (registers the backbones)
-    from mmbackbones.deploy import DeployError, deploy_checkpoint
+    from mmbackbones.deploy import deploy_checkpoint
 
     # Building models logs at INFO level; this tool says what matters.
     MMLogger.get_current_instance().setLevel(logging.WARNING)
 
     shape = args.shape * 2 if len(args.shape) == 1 else args.shape
-    try:
-        result = deploy_checkpoint(
-            args.config, args.checkpoint, args.out, onnx=args.onnx,
-            fuse=not args.no_fuse, shape=shape, rtol=args.rtol)
-    except DeployError as err:
-        print(f'deploy.py: error: {err}', file=sys.stderr)
-        return 1
+    # A DeployError (refusal, nothing written) is exit status 2.
+    result = deploy_checkpoint(
+        args.config, args.checkpoint, args.out, onnx=args.onnx,
+        fuse=not args.no_fuse, shape=shape, rtol=args.rtol)
     info = result.info
     print(f'switched {len(info.reparameterized)} re-parameterisable '
           f'module(s), fused {len(info.fused)} Conv -> BN pair(s)')
@@ -114,7 +120,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(measure_speedup(result.original, result.deployed,
                               result.inputs[:1], args.speed_steps))
     print('wrote ' + ', '.join(result.written))
-    return 0
 
 
 if __name__ == '__main__':

@@ -3,6 +3,8 @@
 #   bash tools/dist_train.sh CONFIG N [train.py options]
 # GPUs: one process per GPU with NCCL. CPU-only: N gloo processes sharing
 # the cores. The rendezvous binds to loopback unless MASTER_ADDR is set.
+# The interpreter is $PYTHON (default: python on PATH), e.g.
+#   PYTHON=/path/to/venv/bin/python bash tools/dist_train.sh ...
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: bash tools/dist_train.sh CONFIG NUM_PROCESSES [options]" >&2
@@ -17,7 +19,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}"
-exec python -m torch.distributed.run \
+exec "${PYTHON:-python}" -m torch.distributed.run \
   --nnodes="$NNODES" --node_rank="$NODE_RANK" \
   --master_addr="$MASTER_ADDR" --master_port="$PORT" \
   --nproc_per_node="$NPROC" \

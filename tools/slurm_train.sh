@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Train on a Slurm cluster:
 #   GPUS=16 bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [options]
+# The interpreter is $PYTHON (default: python on PATH), e.g.
+#   PYTHON=/path/to/venv/bin/python bash tools/slurm_train.sh ...
 set -euo pipefail
 if [ $# -lt 3 ]; then
   echo "usage: [GPUS=8] bash tools/slurm_train.sh PARTITION JOB CONFIG" >&2
@@ -21,4 +23,4 @@ srun -p "$PARTITION" --job-name="$JOB_NAME" \
   --gres=gpu:"$GPUS_PER_NODE" --ntasks="$GPUS" \
   --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
   --kill-on-bad-exit=1 $SRUN_ARGS \
-  python -u "$HERE/train.py" "$CONFIG" --launcher slurm "$@"
+  "${PYTHON:-python}" -u "$HERE/train.py" "$CONFIG" --launcher slurm "$@"

@@ -1,12 +1,18 @@
 """What tools/train.py, tools/test.py and the other tools share.
 
-Bad input to a tool is one clear message and a non-zero exit, never a
+Bad input to a tool is one clear message and exit status 2, never a
 traceback: every check here raises :class:`ToolError`, and :func:`run_tool`
-turns it (and the library's own ``CheckpointError``) into that message.
+/ :func:`call_tool` (the one exit-status rule of every tool under tools/,
+see the ``EXIT_*`` constants) turn it, the library's ``CheckpointError``,
+``DeployError`` and ``WorkDirBusy`` into that message.
 """
+import argparse
 import os.path as osp
+import signal
 import sys
-from typing import Any, Callable, List, Optional, Sequence
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -29,22 +35,135 @@ train_dataloader.dataset.data_root=/path/to/imagenet \
 val_dataloader.dataset.data_root=/path/to/imagenet"""
 
 
+#: The exit status of every tool under tools/ (README "Exit status").
+EXIT_OK = 0
+#: An unexpected error -- a bug: Python prints its traceback.
+EXIT_FAILED = 1
+#: Bad input, refused before anything was written: a bad argument, config,
+#: checkpoint or dataset, a work dir in use, and a deploy refusal (the
+#: deploy model is not equivalent to the checkpoint's: nothing written).
+EXIT_BAD_INPUT = 2
+#: A run that started and was stopped by a check: a non-finite loss, a rank
+#: that stopped answering.
+EXIT_RUN_STOPPED = 3
+#: Interrupted by a signal: 128 + the signal number (SIGINT, SIGTERM).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
 class ToolError(Exception):
     """A problem with the user's input, reported as one message."""
+    exit_code = EXIT_BAD_INPUT
+
+
+class RunStopped(ToolError):
+    """A run that a check stopped (the message says where and why)."""
+    exit_code = EXIT_RUN_STOPPED
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are a :class:`ToolError` (one line, exit 2)
+    instead of the usage text plus a line; ``--help`` still prints it."""
+
+    def error(self, message: str):
+        raise ToolError(f'{message} (see {self.prog} --help)')
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _expected_errors() -> Tuple[type, ...]:
+    """Errors that are the user's input, not a bug (imported lazily: the
+    deploy and engine modules are not needed to print a usage error)."""
+    from mmbackbones.datasets.checked import BadSampleError, DatasetError
+    from mmbackbones.deploy.pipeline import DeployError
+    from mmbackbones.engine.hooks import NonFiniteLossError
+    from mmbackbones.engine.runner import WorkDirBusy
+    return (ToolError, CheckpointError, DeployError, WorkDirBusy,
+            DatasetError, BadSampleError, NonFiniteLossError)
+
+
+def _exit_code(err: BaseException) -> int:
+    from mmbackbones.engine.hooks import NonFiniteLossError
+    if isinstance(err, NonFiniteLossError):
+        return EXIT_RUN_STOPPED
+    return getattr(err, 'exit_code', EXIT_BAD_INPUT)
+
+
+def call_tool(main: Callable[[Optional[Sequence[str]]], Any],
+              argv: Optional[Sequence[str]] = None,
+              prog: Optional[str] = None,
+              bad_input: Tuple[type, ...] = ()) -> int:
+    """Run ``main(argv)`` and return the tool's exit status (see the
+    ``EXIT_*`` constants): bad input is one line on stderr
+    (``PROG: error: ...``) and 2; a stopped run 3; SIGINT 130 and SIGTERM
+    143 with one line. Anything else is a bug and keeps its traceback.
+    ``bad_input``: more exception types that are bad input for this tool
+    (the analysis tools' ValueError for a bad model spec).
+
+    Example:
+        >>> call_tool(lambda argv: None, [])
+        0
+    """
+    prog = prog or osp.basename(sys.argv[0])
+    try:
+        with sigterm_as_exception():
+            main(argv)
+    except KeyboardInterrupt:
+        print(f'{prog}: interrupted (SIGINT)', file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated as err:
+        print(f'{prog}: {err}', file=sys.stderr)
+        return EXIT_TERMINATED
+    except _expected_errors() + tuple(bad_input) as err:
+        from mmbackbones.datasets.checked import BadSampleError
+        if isinstance(err, BadSampleError):  # maybe a worker's traceback
+            text = BadSampleError.summary(err)
+        else:
+            text = str(err).strip() or type(err).__name__
+        print(f'{prog}: error: {text}', file=sys.stderr)
+        return _exit_code(err)
+    return EXIT_OK
 
 
 def run_tool(main: Callable[[Optional[Sequence[str]]], Any],
-             argv: Optional[Sequence[str]] = None) -> None:
-    """Run ``main(argv)``; report ToolError/CheckpointError in one line on
-    stderr and exit 2."""
+             argv: Optional[Sequence[str]] = None,
+             prog: Optional[str] = None,
+             bad_input: Tuple[type, ...] = ()) -> None:
+    """:func:`call_tool`, then exit with its status (nonzero only)."""
+    code = call_tool(main, argv, prog, bad_input)
+    if code:
+        sys.exit(code)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM (what schedulers send), so the
+    run unwinds like on SIGINT: temporary files removed, locks released.
+    A BaseException, like KeyboardInterrupt, so ``except Exception`` in
+    library code does not swallow it."""
+
+
+@contextmanager
+def sigterm_as_exception():
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread
+    (only there can Python install handlers; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        # Ignore further SIGTERMs while unwinding (a scheduler may repeat).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated('terminated (SIGTERM): stopped cleanly (no '
+                         'temporary file left, work dir unlocked)')
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        main(argv)
-    except (ToolError, CheckpointError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr)
-        sys.exit(130)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_cfg_options(parser) -> None:
@@ -85,9 +204,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     try:
         cfg = Config.fromfile(path)
     except Exception as err:  # syntax errors, bad imports, bad bases
-        first_line = str(err).strip().splitlines()[0] if str(err) else ''
         raise ToolError(f'cannot load config {path}: {type(err).__name__}: '
-                        f'{first_line}') from None
+                        f'{_one_line(err)}') from None
     if cfg_options:
         for key in cfg_options:
             _check_key_exists(cfg, key)
@@ -103,6 +221,45 @@ def load_run_config(args) -> Config:
     cfg.work_dir = (args.work_dir or cfg.get('work_dir')
                     or default_work_dir(args.config))
     return cfg
+
+
+def check_run_config(cfg: Config, dataloaders: Sequence[str],
+                     train: bool = False) -> None:
+    """Refuse, in one message, a config that would crash deep inside the
+    Runner or run nothing: no ``model`` dict, a non-positive or non-integer
+    ``max_epochs`` / ``max_iters`` / ``val_interval`` (``max_epochs=-1``
+    trained nothing and exited 0), a batch size below 1 or a negative
+    ``num_workers``."""
+    from mmbackbones.models.base import check_positive_int
+    model = cfg.get('model')
+    if not (hasattr(model, 'keys') and 'type' in model):
+        raise ToolError(f"{cfg.filename}: the config's model must be a dict "
+                        f"with a 'type' (the model to build), but it is "
+                        f'{model!r}'[:300])
+    checks = []
+    if train:
+        train_cfg = cfg.get('train_cfg')
+        if not hasattr(train_cfg, 'keys'):
+            raise ToolError(f'{cfg.filename}: train_cfg must be a dict, e.g. '
+                            'dict(by_epoch=True, max_epochs=100), but it is '
+                            f'{train_cfg!r}')
+        checks += [(f'train_cfg.{key}', train_cfg[key], 1)
+                   for key in ('max_epochs', 'max_iters', 'val_interval',
+                               'val_begin')
+                   if key in train_cfg]
+    for name in dataloaders:
+        loader = cfg.get(name)
+        if not hasattr(loader, 'keys'):
+            continue
+        if 'batch_size' in loader:
+            checks.append((f'{name}.batch_size', loader['batch_size'], 1))
+        if 'num_workers' in loader:
+            checks.append((f'{name}.num_workers', loader['num_workers'], 0))
+    for key, value, minimum in checks:
+        try:
+            check_positive_int(key, value, minimum)
+        except ValueError as err:
+            raise ToolError(str(err)) from None
 
 
 def _dataset_paths(dataset: dict) -> List[str]:

@@ -14,11 +14,13 @@ from mmbackbones.converters import SOURCES, convert_state_dict
 from mmbackbones.engine.checkpoint import (load_checkpoint_file,
                                            save_checkpoint_file)
 from mmbackbones.registry import MODELS
-from .common import ToolError, add_cfg_options, load_config, run_tool
+from .common import (ArgumentParser, ToolError, add_cfg_options, load_config,
+                     run_tool)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
+        prog='convert_weights.py',
         description='Convert foreign weights to an mmbackbones backbone.')
     parser.add_argument('--source', required=True, choices=SOURCES,
                         help='where the weights come from')
@@ -55,4 +57,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> None:
-    run_tool(main, argv)
+    run_tool(main, argv, prog='convert_weights.py')

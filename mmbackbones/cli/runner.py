@@ -1,6 +1,9 @@
 """Building mmengine's Runner for our tools: AMP on CPU and GPU, and
 distributed launch on CPU-only machines (gloo)."""
 import os
+import time
+from datetime import timedelta
+from typing import List
 
 import torch
 import torch.distributed as dist
@@ -9,7 +12,33 @@ from mmengine.runner import Runner
 
 from mmbackbones.engine import SafeRunner
 from mmbackbones.registry import RUNNERS
-from .common import ToolError
+from .common import RunStopped, ToolError
+
+#: Seconds a collective operation waits for the other ranks before the run
+#: stops (gloo's and NCCL's default is 30 minutes: a stopped rank hung the
+#: others that long). Set the environment variable MMBACKBONES_DIST_TIMEOUT
+#: or the config's ``env_cfg.dist_cfg.timeout`` to change it.
+DIST_TIMEOUT = 300
+
+
+def dist_timeout(cfg: Config) -> float:
+    """Seconds: ``$MMBACKBONES_DIST_TIMEOUT``, else
+    ``env_cfg.dist_cfg.timeout``, else :data:`DIST_TIMEOUT`; written back to
+    the config so mmengine's own initialisation (GPUs) uses it too."""
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    timeout = os.environ.get('MMBACKBONES_DIST_TIMEOUT',
+                             cfg.env_cfg.dist_cfg.get('timeout',
+                                                      DIST_TIMEOUT))
+    try:
+        timeout = float(timeout)
+    except (TypeError, ValueError):
+        timeout = -1
+    if not timeout > 0:
+        raise ToolError('the distributed timeout (MMBACKBONES_DIST_TIMEOUT '
+                        'or env_cfg.dist_cfg.timeout) must be a positive '
+                        'number of seconds')
+    cfg.env_cfg.dist_cfg.timeout = timeout
+    return timeout
 
 
 def setup_amp(cfg: Config) -> None:
@@ -34,13 +63,17 @@ def setup_launcher(cfg: Config) -> None:
     skips its own initialisation) and wrap the model without device ids.
     With GPUs nothing changes (NCCL, one device per process).
     """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
+    if cfg.launcher == 'none':
+        return
+    timeout = dist_timeout(cfg)
+    if torch.cuda.is_available():
         return
     if cfg.launcher != 'pytorch':
         raise ToolError(f'--launcher {cfg.launcher} needs GPUs; on CPU use '
                          "--launcher pytorch (tools/dist_train.sh)")
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
+        dist.init_process_group(backend='gloo',
+                                timeout=timedelta(seconds=timeout))
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg.backend = 'gloo'
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
@@ -59,3 +92,58 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return SafeRunner.from_cfg(cfg)
+
+
+def _missing_ranks(grace: float) -> List[int]:
+    """Roll call after a failed collective: every rank that can still act
+    writes its key to the rendezvous store (torchrun's agent holds it, so
+    it outlives a stopped rank); the ranks that did not within ``grace``
+    seconds are the ones that stopped."""
+    store = dist.distributed_c10d._get_default_store()
+    rank, world = dist.get_rank(), dist.get_world_size()
+    store.set(f'mmbackbones/alive/{rank}', '1')
+    deadline = time.time() + grace
+    keys = [f'mmbackbones/alive/{r}' for r in range(world)]
+    while time.time() < deadline:
+        missing = [r for r, key in enumerate(keys) if not store.check([key])]
+        if not missing:
+            return []
+        time.sleep(0.2)
+    return missing
+
+
+def communication_failure(err: BaseException, cfg: Config,
+                          grace: float = 5.0) -> RunStopped:
+    """The one-line error for a collective that failed or timed out,
+    naming the rank(s) that stopped responding."""
+    rank = dist.get_rank()
+    timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
+    try:
+        missing = _missing_ranks(grace)
+    except Exception:  # the store is gone too
+        missing = None
+    if missing:
+        who = (f'rank {missing[0]}' if len(missing) == 1 else
+               f'ranks {missing}')
+        what = f'{who} stopped responding (stopped, hung or killed)'
+    elif missing is None:
+        what = 'the other ranks cannot be reached'
+    else:
+        what = 'every rank is alive; the connection failed'
+    detail = str(err).strip().splitlines()
+    detail = detail[-1][:200] if detail else type(err).__name__
+    return RunStopped(
+        f'rank {rank}: a collective operation failed after waiting up to '
+        f'{timeout} s (env_cfg.dist_cfg.timeout): {what}; {detail}')
+
+
+def is_communication_failure(err: BaseException) -> bool:
+    """A failed or timed-out collective in a multi-process run."""
+    if not (dist.is_available() and dist.is_initialized()
+            and dist.get_world_size() > 1):
+        return False
+    if isinstance(err, getattr(dist, 'DistError', ())):
+        return True
+    text = str(err).lower()
+    return any(s in text for s in ('timed out', 'timeout', 'gloo',
+                                   'connection reset', 'connection closed'))

@@ -6,16 +6,19 @@ checkpoint of another architecture is refused with the mismatched keys.
 import argparse
 from typing import Optional, Sequence
 
+import torch
 from mmengine.model import is_model_wrapper
 
 from mmbackbones.engine.checkpoint import load_checkpoint_file
-from .common import (add_cfg_options, check_datasets, checkpoint_fits,
+from .common import (ArgumentParser, ToolError, add_cfg_options,
+                     check_datasets, check_run_config, checkpoint_fits,
                      load_run_config, run_tool)
 from .runner import build_runner, setup_launcher
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
+        prog='test.py',
         description='Evaluate a checkpoint on the config\'s test set.')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file (.pth)')
@@ -30,6 +33,14 @@ def load_weights_strictly(model, checkpoint_path: str) -> None:
     """Load a checkpoint's ``state_dict`` into ``model`` with strict keys,
     or raise ToolError naming the first mismatched keys."""
     state = checkpoint_fits(model, checkpoint_path)
+    # NaN weights evaluate to a plausible-looking "top-1 0.0" otherwise.
+    bad = [key for key, value in state.items()
+           if isinstance(value, torch.Tensor) and value.is_floating_point()
+           and not value.isfinite().all()]
+    if bad:
+        raise ToolError(f'{checkpoint_path} holds NaN/inf in {len(bad)} '
+                        f'tensor(s) (first: {bad[:3]}): its results would '
+                        'be meaningless')
     if is_model_wrapper(model):
         model = model.module
     model.load_state_dict(state, strict=True)
@@ -38,6 +49,7 @@ def load_weights_strictly(model, checkpoint_path: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = load_run_config(args)
+    check_run_config(cfg, ['test_dataloader'])
     check_datasets(cfg, ['test_dataloader'])
     # Read the file before building anything: a bad file fails fast.
     load_checkpoint_file(args.checkpoint)
@@ -51,4 +63,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> None:
-    run_tool(main, argv)
+    run_tool(main, argv, prog='test.py')

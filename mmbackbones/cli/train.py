@@ -13,14 +13,16 @@ from typing import Optional, Sequence
 from mmengine.config import Config
 
 from mmbackbones.datasets import prepare_data
-from .common import (ToolError, add_cfg_options, check_checkpoint_arg,
-                     check_datasets, checkpoint_fits, load_run_config,
-                     run_tool)
-from .runner import build_runner, setup_amp, setup_launcher
+from .common import (ArgumentParser, ToolError, add_cfg_options,
+                     check_checkpoint_arg, check_datasets, check_run_config,
+                     checkpoint_fits, load_run_config, run_tool)
+from .runner import (build_runner, communication_failure,
+                     is_communication_failure, setup_amp, setup_launcher)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
+        prog='train.py',
         description='Train a classifier with an mmbackbones backbone.')
     parser.add_argument('config', help='config file, e.g. '
                         'configs/shufflenet_v2.py')
@@ -73,6 +75,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         prepare_data(cfg.prepare_data)
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    check_run_config(cfg, ['train_dataloader', 'val_dataloader'],
+                     train=True)
     check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
     check_checkpoint_arg(cfg.get('load_from'), 'load_from')
     _resolve_resume(cfg, args.resume)
@@ -84,8 +88,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         # mmengine resumes non-strictly; another architecture's checkpoint
         # must not silently half-load.
         checkpoint_fits(runner.model, cfg.load_from or _last_checkpoint(cfg))
-    runner.train()
+    try:
+        runner.train()
+    except Exception as err:
+        if is_communication_failure(err):
+            raise communication_failure(err, cfg) from None
+        raise
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> None:
-    run_tool(main, argv)
+    run_tool(main, argv, prog='train.py')

@@ -18,11 +18,12 @@ from .fuse import find_conv_bn_pairs, fuse_conv_bn
 from .onnx import check_onnx, export_onnx
 from .pipeline import DeployError, DeployResult, deploy_checkpoint
 from .reparam import DEPLOY_METHOD, reparameterize
-from .utils import relative_error, run_model
+from .utils import count_non_finite, relative_error, run_model
 
 __all__ = [
     'BUILDER', 'DEPLOY_METHOD', 'DeployError', 'DeployInfo', 'DeployResult',
     'build_deployed_model', 'check_onnx', 'convert_to_deploy',
+    'count_non_finite',
     'deploy_checkpoint', 'deploy_config', 'export_onnx',
     'find_conv_bn_pairs', 'fuse_conv_bn', 'relative_error', 'reparameterize',
     'run_model'

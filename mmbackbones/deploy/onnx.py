@@ -7,7 +7,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .utils import flatten_tensors, relative_error, run_model
+from .utils import (count_non_finite, flatten_tensors, relative_error,
+                    run_model)
 
 #: ONNX opset of the exports (ONNX Runtime >= 1.12 runs it).
 OPSET = 17
@@ -82,12 +83,18 @@ def check_onnx(onnx_model: bytes, model: nn.Module, inputs: torch.Tensor,
 
     Raises:
         ValueError: the outputs differ in number or shape, or by more than
-            ``rtol``.
+            ``rtol``, or either holds NaN / inf.
     """
     model.eval()
     with torch.no_grad():
         expected = flatten_tensors(run_model(model, inputs))
-    error = relative_error(onnx_outputs(onnx_model, inputs), expected)
+    actual = onnx_outputs(onnx_model, inputs)
+    for label, outputs in (('PyTorch', expected), ('ONNX Runtime', actual)):
+        bad = count_non_finite(outputs)
+        if bad:
+            raise ValueError(f'{label} gives {bad} non-finite (NaN/inf) '
+                             'output value(s): equivalence cannot be checked')
+    error = relative_error(actual, expected)
     if error > rtol:
         raise ValueError(f'ONNX Runtime differs from PyTorch: relative error '
                          f'{error:.2e} > {rtol:.0e}')

@@ -22,7 +22,8 @@ from mmbackbones.engine import (CheckpointError, atomic_write,
 from .config import config_text, deploy_config
 from .convert import DeployInfo, convert_to_deploy
 from .onnx import check_onnx, export_onnx
-from .utils import relative_error, run_model
+from .utils import (count_non_finite, non_finite_tensors, relative_error,
+                    run_model)
 
 
 class DeployError(ValueError):
@@ -136,6 +137,25 @@ def example_inputs(model: nn.Module, batch: int, shape: Sequence[int],
     return torch.randn(batch, channels, *shape, generator=generator)
 
 
+def refuse_non_finite(outputs: Any, what: str, inputs: torch.Tensor,
+                      model: Optional[nn.Module] = None) -> None:
+    """Refuse when ``outputs`` hold NaN / inf: a comparison with them
+    proves nothing (NaN passes every ``error > rtol`` test)."""
+    bad = count_non_finite(outputs)
+    if not bad:
+        return
+    where = ''
+    names = non_finite_tensors(model) if model is not None else []
+    if names:
+        where = f'; non-finite weights or statistics in: {", ".join(names)}'
+    elif model is not None:
+        where = '; its weights are finite, so the model itself overflows'
+    raise DeployError(
+        f'{what} gives {bad} non-finite (NaN/inf) output value(s) on a '
+        f'random input of shape {tuple(inputs.shape)}{where}; equivalence '
+        'cannot be checked, nothing was written')
+
+
 def _error(outputs: Any, expected: Any) -> float:
     try:
         return relative_error(outputs, expected)
@@ -177,11 +197,14 @@ def _convert_and_verify(model: nn.Module, inputs: torch.Tensor, fuse: bool,
     with refusing(f'cannot run the model on a random input of shape '
                   f'{tuple(inputs.shape)} (see --shape)'), torch.no_grad():
         expected = run_model(model, inputs)
+    refuse_non_finite(expected, 'the original model (with the checkpoint\'s '
+                      'weights)', inputs, model)
     deployed = copy.deepcopy(model)
     with refusing('cannot convert the model'):  # e.g. RepVGG with GroupNorm
         info = convert_to_deploy(deployed, inputs[:1], fuse=fuse)
     with refusing('the deploy model fails'), torch.no_grad():
         deployed_outputs = run_model(deployed, inputs)
+    refuse_non_finite(deployed_outputs, 'the deploy model', inputs, deployed)
     error = _error(deployed_outputs, expected)
     if error > rtol:
         raise DeployError(

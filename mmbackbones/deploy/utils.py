@@ -1,4 +1,5 @@
 """Running any model on a tensor and comparing outputs."""
+import math
 from typing import Any, List
 
 import torch
@@ -26,8 +27,25 @@ def flatten_tensors(outputs: Any) -> List[torch.Tensor]:
     return []
 
 
+def count_non_finite(outputs: Any) -> int:
+    """How many NaN / inf values the tensors of ``outputs`` hold."""
+    return sum(int((~torch.isfinite(t.detach())).sum())
+               for t in flatten_tensors(outputs) if t.is_floating_point())
+
+
 def relative_error(outputs: Any, reference: Any) -> float:
     """Largest ``max|a - b| / max|b|`` over the tensors of two outputs.
+
+    NaN-safe: a NaN or inf in either output makes the error ``inf`` (NaN
+    compares False with every tolerance, so ``error > rtol`` would pass it),
+    even where both hold the same non-finite value -- a non-finite output
+    proves nothing about equivalence.
+
+    Example:
+        >>> relative_error(torch.ones(2), torch.ones(2))
+        0.0
+        >>> relative_error(torch.tensor([1., float('nan')]), torch.ones(2))
+        inf
 
     Raises:
         ValueError: the outputs differ in structure or shape.
@@ -42,6 +60,22 @@ def relative_error(outputs: Any, reference: Any) -> float:
             raise ValueError(f'output shapes differ: {tuple(a.shape)} vs '
                              f'{tuple(b.shape)}')
         a, b = a.detach().double(), b.detach().double()
+        if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+            return math.inf
+        if a.numel() == 0:
+            continue
         scale = b.abs().max().clamp_min(1e-12)
         worst = max(worst, ((a - b).abs().max() / scale).item())
     return worst
+
+
+def non_finite_tensors(model: nn.Module, limit: int = 3) -> List[str]:
+    """Names of (at most ``limit``) parameters / buffers of ``model`` that
+    hold NaN or inf: where a non-finite output comes from."""
+    names = []
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            names.append(name)
+            if len(names) == limit:
+                break
+    return names

@@ -10,11 +10,13 @@ __all__ = [
 from .optim_wrapper import CPUAutocastOptimWrapper  # noqa: E402
 
 __all__ += ['CPUAutocastOptimWrapper']
-from .hooks import (ExactResumeHook, RankConsistencyHook,  # noqa: E402
+from .hooks import (ExactResumeHook, NonFiniteLossError,  # noqa: E402
+                    NonFiniteLossHook, RankConsistencyHook,
                     SafeCheckpointHook, seed_worker)
-from .runner import SafeRunner  # noqa: E402
+from .runner import SafeRunner, WorkDirBusy  # noqa: E402
 
 __all__ += [
-    'ExactResumeHook', 'RankConsistencyHook', 'SafeCheckpointHook',
-    'seed_worker', 'SafeRunner'
+    'ExactResumeHook', 'NonFiniteLossError', 'NonFiniteLossHook',
+    'RankConsistencyHook', 'SafeCheckpointHook',
+    'seed_worker', 'SafeRunner', 'WorkDirBusy'
 ]

@@ -6,6 +6,13 @@
   first, then the pointer is replaced atomically, and only then is the
   retired checkpoint deleted: a kill at any moment leaves a work dir whose
   ``last_checkpoint`` names a complete file.
+  Its best checkpoint is written the same way round: mmengine removes the
+  previous ``best_*.pth`` before saving the new one (a kill in between left
+  none); here the removal waits until the new best is complete.
+* :class:`NonFiniteLossHook` -- stops training at the first NaN / inf loss
+  with the iteration number and the last good checkpoint, before a
+  "best" checkpoint of a diverged model is written. It reads the loss the
+  message hub already holds as a Python float (no extra device sync).
 * :class:`ExactResumeHook` — stores the Python, NumPy and torch random
   states in every checkpoint and restores them on resume; with a seed set,
   it also reseeds all three at the start of every epoch from (seed, epoch),
@@ -18,10 +25,11 @@
 * :class:`RankConsistencyHook` — checks after each epoch that all ranks
   hold the same weights and buffers (catches silent DDP divergence).
 """
+import math
 import os
 import os.path as osp
 import random
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -73,6 +81,74 @@ class SafeCheckpointHook(CheckpointHook):
                 self.out_dir, self.filename_tmpl.format(retired))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
+
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        # mmengine's removes the previous best, then saves the new one.
+        # Run it with removals deferred, and remove only once it returned
+        # (the new best, and the checkpoint naming it, are complete).
+        backend = self.file_backend
+        deferred = _DeferredRemovals(backend)
+        self.file_backend = deferred
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+        for method, path in deferred.pending:
+            if backend.exists(path):
+                getattr(backend, method)(path)
+
+
+class _DeferredRemovals:
+    """A file backend whose ``remove`` / ``rmtree`` are recorded, not
+    done; everything else is the wrapped backend's."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self.pending: List[Tuple[str, str]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def remove(self, path) -> None:
+        self.pending.append(('remove', path))
+
+    def rmtree(self, path) -> None:
+        self.pending.append(('rmtree', path))
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped at a NaN / inf loss (the message says where)."""
+
+
+@HOOKS.register_module()
+class NonFiniteLossHook(Hook):
+    """Stop training at the first non-finite loss (module doc).
+
+    Runs after mmengine's ``RuntimeInfoHook`` (priority VERY_HIGH), which
+    has turned the iteration's losses into floats in the message hub.
+    """
+
+    priority = 'HIGH'
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        scalars = runner.message_hub.log_scalars
+        loss = scalars.get('train/loss')
+        if loss is None or math.isfinite(loss.current()):
+            return
+        parts = {key[len('train/'):]: buffer.current()
+                 for key, buffer in scalars.items()
+                 if key.startswith('train/loss')}
+        detail = ', '.join(f'{k} {v}' for k, v in parts.items())
+        last = runner.message_hub.get_info('last_ckpt')
+        pointer = (f'the last good checkpoint is {last}' if last else
+                   'no checkpoint was saved before it')
+        raise NonFiniteLossError(
+            f'training stopped: non-finite loss at iteration {runner.iter + 1}'
+            f' (epoch {runner.epoch + 1}, batch {batch_idx + 1}): {detail}; '
+            f'{pointer}. Check the weights it started from (load_from / '
+            'init_cfg) and the data, or lower the learning rate')
 
 
 def _reseed(seed: int) -> None:

@@ -1,19 +1,123 @@
-"""A Runner whose checkpoints are written atomically.
+"""A Runner whose checkpoints are written atomically, in a locked work dir.
 
 mmengine 0.10.7 ``torch.save``s straight onto the final path: a process
 killed mid-write leaves a truncated ``epoch_N.pth`` that ``--resume`` then
 fails on. :class:`SafeRunner` writes every checkpoint (regular and best)
 to a hidden temporary file in the same folder, fsyncs it and renames it
 into place, so a checkpoint path holds a complete file or nothing.
+
+It also takes an exclusive lock on the work dir (``.mmbackbones.lock``,
+``flock``: released by the kernel when the process dies, so a killed run's
+lock is simply taken over) before anything is written there: a second run
+in the same work dir is refused, naming the process that holds it. With the
+lock held, temporary files a killed run left behind are removed, and the
+config dump is written to a temporary file renamed over its path, so a
+symlink planted there is replaced, never followed.
 """
+import copy
+import fcntl
 import os
 import os.path as osp
+import re
+import socket
+import sys
+import time
 import uuid
+import weakref
+from typing import Dict, List
 
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
+from mmengine.registry import DATASETS
+from mmengine.runner import BaseLoop, Runner
 
+from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
+                                          check_same_classes, class_folders)
 from mmbackbones.registry import RUNNERS
+from .checkpoint import atomic_write
+
+LOCK_NAME = '.mmbackbones.lock'
+#: Our temporary files: ``.NAME.<32 hex>.tmp`` (SafeRunner) and
+#: ``.NAME.<8 random>.tmp`` (atomic_write's mkstemp).
+_TEMP_FILE = re.compile(r'^\..+\.[A-Za-z0-9_]{8,32}\.tmp$')
+
+
+class WorkDirBusy(RuntimeError):
+    """Another live process holds the work dir's lock."""
+
+
+# Locks this process holds: real path of the lock file -> [fd, users].
+# One process may build several runners on one work dir in turn (tests,
+# notebooks); flock would make it refuse itself.
+_HELD: Dict[str, List[int]] = {}
+
+
+def lock_work_dir(work_dir: str) -> str:
+    """Take the work dir's lock (see module doc) and return its path.
+
+    Raises:
+        WorkDirBusy: another process holds it; the message names it.
+    """
+    path = osp.join(osp.realpath(work_dir), LOCK_NAME)
+    if path in _HELD:
+        _HELD[path][1] += 1
+        return path
+    # O_NOFOLLOW: a symlink planted as the lock file is not followed.
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        raise WorkDirBusy(f'cannot lock the work dir {work_dir}: {path} '
+                          f'({err.strerror}; a symbolic link there is not '
+                          'followed: remove it)') from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode('utf-8', 'replace').strip()
+        os.close(fd)
+        holder = holder or 'a process that has not written its name yet'
+        raise WorkDirBusy(
+            f'work dir {work_dir} is in use by another run ({holder}); wait '
+            'for it to end, stop it, or choose another --work-dir') from None
+    except BaseException:
+        os.close(fd)
+        raise
+    # The holder's description, for the message of a refused second run.
+    command = ' '.join(sys.argv)[:300]
+    text = (f'pid {os.getpid()} on {socket.gethostname()}, started '
+            f'{time.strftime("%Y-%m-%d %H:%M:%S")}: {command}\n')
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, text.encode(), 0)
+    _HELD[path] = [fd, 1]
+    return path
+
+
+def unlock_work_dir(path: str) -> None:
+    """Release one use of a lock taken by :func:`lock_work_dir`."""
+    held = _HELD.get(path)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] == 0:
+        del _HELD[path]
+        os.close(held[0])  # closing the descriptor releases the flock
+
+
+def _hook_type(hook) -> str:
+    kind = hook.get('type') if isinstance(hook, dict) else type(hook)
+    return getattr(kind, '__name__', str(kind)).split('.')[-1]
+
+
+def remove_stale_temp_files(folder: str) -> List[str]:
+    """Remove the temporary files of our atomic writes that a killed run
+    left in ``folder`` (call it only while holding the folder's lock: a live
+    run's temporary file would go too). Returns their names."""
+    removed = []
+    for name in sorted(os.listdir(folder)):
+        path = osp.join(folder, name)
+        if _TEMP_FILE.match(name) and osp.isfile(path) and \
+                not osp.islink(path):
+            os.remove(path)
+            removed.append(name)
+    return removed
 
 
 def _fsync_file(path: str) -> None:
@@ -31,7 +135,101 @@ def _fsync_dir(folder: str) -> None:
 
 @RUNNERS.register_module()
 class SafeRunner(Runner):
-    """mmengine's Runner with atomic checkpoint files (see module doc)."""
+    """mmengine's Runner with atomic checkpoint files in a locked work dir
+    (see module doc)."""
+
+    _work_dir_lock = None
+
+    def setup_env(self, env_cfg: dict) -> None:
+        # Called by Runner.__init__ once the work dir exists and the
+        # process group (hence the rank) is set up, before the log folder,
+        # the config dump or any checkpoint is written.
+        super().setup_env(env_cfg)
+        if not is_main_process():
+            return
+        # Released when train/val/test end, or when the runner is
+        # collected (a finalizer runs at most once).
+        self._work_dir_lock = weakref.finalize(
+            self, unlock_work_dir, lock_work_dir(self.work_dir))
+        self._stale_temp_files = remove_stale_temp_files(self.work_dir)
+
+    def release_work_dir(self) -> None:
+        """Release the work dir's lock (train/val/test do it when they
+        end, however they end)."""
+        if self._work_dir_lock is not None:
+            self._work_dir_lock()
+
+    def train(self):
+        if getattr(self, '_stale_temp_files', None):
+            self.logger.warning(
+                f'removed {len(self._stale_temp_files)} temporary file(s) '
+                f'that an interrupted run left in {self.work_dir}: '
+                f'{", ".join(self._stale_temp_files)}')
+        try:
+            return super().train()
+        finally:
+            self.release_work_dir()
+
+    def val(self):
+        try:
+            return super().val()
+        finally:
+            self.release_work_dir()
+
+    def test(self):
+        try:
+            return super().test()
+        finally:
+            self.release_work_dir()
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        # Every run stops at a non-finite loss, unless the config already
+        # has the hook (a custom priority, say).
+        custom_hooks = list(custom_hooks or [])
+        if not any(_hook_type(h) == 'NonFiniteLossHook'
+                   for h in custom_hooks):
+            custom_hooks.append(dict(type='NonFiniteLossHook'))
+        super().register_hooks(default_hooks, custom_hooks)
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        """mmengine's, with the dataset checked (an empty class folder is
+        refused) and wrapped so that a sample that cannot be loaded is one
+        error naming its file (``mmbackbones.datasets.checked``)."""
+        if isinstance(dataloader, dict) and isinstance(
+                dataloader.get('dataset'), dict):
+            dataloader = copy.copy(dataloader)
+            dataset = DATASETS.build(dataloader['dataset'])
+            if hasattr(dataset, 'full_init'):
+                dataset.full_init()
+            check_class_folders(dataset, type(dataset).__name__)
+            dataloader['dataset'] = CheckedDataset(dataset)
+        return Runner.build_dataloader(dataloader, seed=seed,
+                                       diff_rank_seed=diff_rank_seed)
+
+    def build_val_loop(self, loop):
+        loop = super().build_val_loop(loop)
+        train_loop = self._train_loop
+        if isinstance(train_loop, BaseLoop) and isinstance(loop, BaseLoop):
+            train = class_folders(train_loop.dataloader.dataset)
+            val = class_folders(loop.dataloader.dataset)
+            if train is not None and val is not None:
+                check_same_classes(train, val, 'val_dataloader')
+        return loop
+
+    def dump_config(self) -> None:
+        """Write the config to the work dir atomically: a temporary file
+        renamed over the path replaces a symlink there, never its target
+        (mmengine's ``cfg.dump(path)`` writes through it)."""
+        if not is_main_process():
+            return
+        if self.cfg.filename is not None:
+            filename = osp.basename(self.cfg.filename)
+        else:
+            filename = f'{self.timestamp}.py'
+        text = self.cfg.dump().encode('utf-8')  # the text, in its format
+        atomic_write(osp.join(self.work_dir, filename),
+                     lambda f: f.write(text))
 
     def save_checkpoint(self, out_dir: str, filename: str, *args,
                         **kwargs) -> None:

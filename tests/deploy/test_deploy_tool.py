@@ -178,7 +178,7 @@ def test_detector_config_with_the_backbone_inside(detector, tmp_path,
 
     # A deploy config is not a training config.
     assert deploy(tmp_path / 'det_deploy.py', out, '--out',
-                  tmp_path / 'again.pth') == 1
+                  tmp_path / 'again.pth') == 2
     assert 'already a deploy config' in capsys.readouterr().err
 
 
@@ -205,10 +205,11 @@ def test_a0_deploy_config_loads_deployed_recipe_weights():
 
 
 # --------------------------------------------------------------------- #
-# Refusals: exit status 1, one line, nothing written
+# Refusals: exit status 2 (every tool's rule for bad input), one line,
+# nothing written
 # --------------------------------------------------------------------- #
 def assert_refused(status, capsys, pattern, *not_written):
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert err.startswith('deploy.py: error: ')
     assert 'Traceback' not in err
@@ -288,3 +289,84 @@ def test_refuses_a_deploy_model_that_differs(tmp_path, capsys):
                    r'\S+ > 1e-05 on random input; nothing was written', out,
                    onnx,
                    tmp_path / 'w.py')
+
+
+def _repvgg_checkpoint(tmp_path, poison=None):
+    """A tiny RepVGG backbone config and a checkpoint of it with random BN
+    statistics; ``poison(model)`` may damage the weights first."""
+    config = write(tmp_path / 'repvgg.py', f"""
+        default_scope = 'mmbackbones'
+        model = dict(type='RepVGG', arch={TINY_ARCH!r}, base_channels=8)
+    """)
+    init_default_scope('mmbackbones')
+    model = randomize_bn(MODELS.build(dict(type='RepVGG', arch=TINY_ARCH,
+                                           base_channels=8)))
+    if poison is not None:
+        poison(model)
+    checkpoint = tmp_path / 'repvgg.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    return config, checkpoint
+
+
+def test_refuses_a_checkpoint_whose_outputs_are_nan(tmp_path, capsys):
+    """One NaN in a BN running_var made every comparison pass ("max
+    relative error 0.00e+00") and the files were written."""
+    def poison(model):
+        bn = next(m for m in model.modules() if isinstance(m, _BatchNorm))
+        bn.running_var[0] = float('nan')
+
+    config, checkpoint = _repvgg_checkpoint(tmp_path, poison)
+    out, onnx = tmp_path / 'n.pth', tmp_path / 'n.onnx'
+    assert_refused(
+        deploy(config, checkpoint, '--out', out, '--onnx', onnx), capsys,
+        r'the original model .* gives \d+ non-finite \(NaN/inf\) output '
+        r'value\(s\).*non-finite weights or statistics in: '
+        r'\S+\.running_var', out, onnx,
+        tmp_path / 'n.py')
+
+
+def test_refuses_a_deploy_model_that_turns_nan(tmp_path, capsys,
+                                               monkeypatch):
+    """Finite original, NaN deploy model: refused with its own message."""
+    from mmbackbones.deploy import pipeline
+    convert = pipeline.convert_to_deploy
+
+    def nan_convert(model, inputs, fuse=True):
+        info = convert(model, inputs, fuse=fuse)
+        with torch.no_grad():  # the last block's bias: inf after ReLU
+            list(model.parameters())[-1].fill_(float('inf'))
+        return info
+
+    monkeypatch.setattr(pipeline, 'convert_to_deploy', nan_convert)
+    config, checkpoint = _repvgg_checkpoint(tmp_path)
+    out = tmp_path / 'd.pth'
+    assert_refused(deploy(config, checkpoint, '--out', out), capsys,
+                   r'the deploy model gives \d+ non-finite', out,
+                   tmp_path / 'd.py')
+
+
+def test_relative_error_is_nan_safe():
+    ones = torch.ones(3)
+    nan = torch.tensor([1.0, float('nan'), 1.0])
+    inf = torch.tensor([1.0, float('inf'), 1.0])
+    assert relative_error(ones, ones) == 0
+    for a, b in [(nan, ones), (ones, nan), (nan, nan), (inf, inf),
+                 ((ones, inf), (ones, ones))]:
+        assert relative_error(a, b) == float('inf')
+        assert relative_error(a, b) > 1e-5  # what the checks compare
+    # The tests' helper is the package's one.
+    import backbone_checks
+    assert backbone_checks.relative_error is relative_error
+
+
+def test_onnx_check_refuses_non_finite_outputs():
+    from mmbackbones.deploy import check_onnx, export_onnx
+    init_default_scope('mmbackbones')
+    model = MODELS.build(dict(type='RepVGG', arch=TINY_ARCH,
+                              base_channels=8)).eval()
+    onnx_bytes = export_onnx(model, torch.randn(1, 3, 32, 32))
+    x = torch.randn(2, 3, 32, 32)
+    assert check_onnx(onnx_bytes, model, x) <= 1e-4
+    x[0, 0, 0, 0] = float('nan')  # both give NaN: no longer "equal"
+    with pytest.raises(ValueError, match='non-finite'):
+        check_onnx(onnx_bytes, model, x)

@@ -21,7 +21,6 @@ import ast
 import copy
 import json
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Sequence, Tuple
@@ -171,13 +170,12 @@ def build_reference(spec: str) -> nn.Module:
 
 def build_ours(config: str, cfg_options: dict = None) -> nn.Module:
     """``model.backbone`` of one of our config files."""
-    from mmengine.config import Config
-
     import mmbackbones  # noqa: F401
+    from mmbackbones.cli.common import load_config
     from mmbackbones.registry import MODELS
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    # A missing or broken config, or an unknown --cfg-options key: one
+    # ToolError (exit 2), as in every tool.
+    cfg = load_config(config, cfg_options)
     backbone = cfg.get('model', {}).get('backbone')
     if backbone is None:
         raise ValueError(f'{config} has no model.backbone')
@@ -316,7 +314,10 @@ def format_table(summary: dict, names: Dict[str, str]) -> str:
 # --------------------------------------------------------------------- #
 def parse_args(argv=None) -> argparse.Namespace:
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(
+
+    from mmbackbones.cli.common import ArgumentParser
+    parser = ArgumentParser(
+        prog='benchmark.py',
         description=__doc__,
         epilog=SPEC_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -404,7 +405,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except ValueError as err:  # a bad SPEC or config: say it in one line
-        sys.exit(f'benchmark.py: error: {err}')
+    from mmbackbones.cli.common import run_tool
+
+    # A bad SPEC is a ValueError: bad input, one line, exit 2.
+    run_tool(main, prog='benchmark.py', bad_input=(ValueError, ))

@@ -29,7 +29,9 @@ from benchmark import make_runners, run_interleaved, summarise  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    from mmbackbones.cli.common import ArgumentParser
+    parser = ArgumentParser(
+        prog='deploy_speed.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('backbones', nargs='*', metavar='TYPE',
@@ -112,7 +114,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except ValueError as err:
-        sys.exit(f'deploy_speed.py: error: {err}')
+    from mmbackbones.cli.common import run_tool
+
+    # An unknown backbone type is a ValueError: bad input, exit 2.
+    run_tool(main, prog='deploy_speed.py', bad_input=(ValueError, ))

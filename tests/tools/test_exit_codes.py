@@ -1,0 +1,164 @@
+"""One exit-status rule for every tool under tools/ (issue 10, items 9 and
+10): bad input is exit status 2 and one line on stderr, never a traceback;
+the shell launchers run ``$PYTHON``, not whatever ``python`` is on PATH."""
+import glob
+import os
+import os.path as osp
+import runpy
+import stat
+import subprocess
+import sys
+
+import pytest
+from conftest import DEMO_CONFIG, REPO_ROOT, run_tool
+
+from mmbackbones.cli.common import (EXIT_BAD_INPUT, ArgumentParser, ToolError,
+                                    call_tool)
+
+# A bad argument for each tool; a new tool must get one here.
+BAD_ARGUMENTS = {
+    'tools/train.py': [DEMO_CONFIG, '--no-such-option'],
+    'tools/test.py': [DEMO_CONFIG, 'x.pth', '--no-such-option'],
+    'tools/convert_weights.py': ['--source', 'nowhere', '--config',
+                                 DEMO_CONFIG, 'in.pth', 'out.pth'],
+    'tools/deploy.py': [DEMO_CONFIG, 'x.pth', '--out', 'y.pth', '--shape',
+                        '1', '2', '3'],
+    'tools/analysis/benchmark.py': ['configs/nope.py', '--reference',
+                                    'torchvision:resnet18'],
+    'tools/analysis/deploy_speed.py': ['--batch', '0'],
+    'tools/dist_train.sh': [DEMO_CONFIG],
+    'tools/dist_test.sh': [DEMO_CONFIG, 'x.pth'],
+    'tools/slurm_train.sh': ['partition'],
+}
+
+
+def _run(tool, args, env=None):
+    if tool.endswith('.sh'):
+        return subprocess.run(['bash', tool, *args], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=120,
+                              env=env)
+    return run_tool([tool, *args], timeout=120)
+
+
+def _run_in_process(tool, args, capsys, monkeypatch):
+    """Run a Python tool as ``python TOOL ARGS`` would, in this process
+    (a fresh interpreter per tool costs seconds of imports)."""
+    monkeypatch.setattr(sys, 'argv', [tool, *args])
+    monkeypatch.syspath_prepend(osp.dirname(osp.join(REPO_ROOT, tool)))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(osp.join(REPO_ROOT, tool), run_name='__main__')
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(tool, exit_info.value.code,
+                                       captured.out, captured.err)
+
+
+def _assert_one_line(proc, *expected):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-2000:]
+    assert len(lines) == 1, proc.stderr[-2000:]
+    for text in expected:
+        assert text in lines[0], lines[0]
+
+
+def test_every_tool_has_a_bad_argument_case():
+    tools = sorted(osp.relpath(p, REPO_ROOT) for pattern in ('*.py', '*.sh')
+                   for p in glob.glob(osp.join(REPO_ROOT, 'tools', '**',
+                                               pattern), recursive=True))
+    assert tools == sorted(BAD_ARGUMENTS)
+
+
+@pytest.mark.parametrize('tool', sorted(BAD_ARGUMENTS))
+def test_bad_argument_is_exit_2_and_one_line(tool, capsys, monkeypatch):
+    if tool.endswith('.sh'):
+        proc = _run(tool, BAD_ARGUMENTS[tool])
+        _assert_one_line(proc, 'usage: ')
+    else:
+        proc = _run_in_process(tool, BAD_ARGUMENTS[tool], capsys,
+                               monkeypatch)
+        _assert_one_line(proc, f'{osp.basename(tool)}: error: ')
+    assert 'Traceback' not in proc.stderr
+
+
+def test_bad_input_in_a_real_process():
+    """The same rule seen from outside: a missing config, a fresh
+    interpreter (benchmark.py gave a FileNotFoundError traceback)."""
+    proc = run_tool(['tools/analysis/benchmark.py', 'configs/nope.py',
+                     '--reference', 'torchvision:resnet18'])
+    _assert_one_line(proc, 'benchmark.py: error: config file not found: '
+                     'configs/nope.py')
+
+
+def test_benchmark_bad_cfg_options_key(capsys, monkeypatch):
+    proc = _run_in_process('tools/analysis/benchmark.py', [
+        DEMO_CONFIG, '--reference', 'torchvision:resnet18', '--cfg-options',
+        'model.backbone.widen=2'], capsys, monkeypatch)
+    _assert_one_line(proc, "model.backbone has no key 'widen'")
+
+
+def test_unknown_option_is_one_line_in_process(capsys):
+    def main(argv):
+        parser = ArgumentParser(prog='x.py')
+        parser.add_argument('--n', type=int)
+        parser.parse_args(argv)
+
+    assert call_tool(main, ['--m', '1'], prog='x.py') == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err == ('x.py: error: unrecognized arguments: --m 1 (see x.py '
+                   '--help)\n')
+    assert call_tool(main, ['--n', 'one'], prog='x.py') == EXIT_BAD_INPUT
+    assert "invalid int value: 'one'" in capsys.readouterr().err
+
+    def raises(argv):
+        raise ToolError('bad thing')
+
+    assert call_tool(raises, [], prog='x.py') == EXIT_BAD_INPUT
+
+
+def _path_without_torch(tmp_path):
+    """A PATH whose ``python`` has no torch (a system interpreter), as from
+    a virtualenv that is not activated."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    system = '/usr/bin/python3'
+    if not osp.exists(system) or subprocess.run(
+            [system, '-c', 'import torch'], capture_output=True).returncode \
+            == 0:
+        # No torch-less interpreter: a 'python' that fails like one.
+        fake = bin_dir / 'python'
+        fake.write_text("#!/bin/sh\necho \"No module named 'torch'\" >&2\n"
+                        'exit 1\n')
+        fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    else:
+        os.symlink(system, bin_dir / 'python')
+    return f'{bin_dir}:/usr/bin:/bin'
+
+
+@pytest.mark.parametrize('script,args', [
+    ('tools/dist_train.sh', [DEMO_CONFIG, '1', '--help']),
+    ('tools/dist_test.sh', [DEMO_CONFIG, 'x.pth', '1', '--help']),
+])
+def test_launchers_use_the_python_they_are_given(tmp_path, script, args):
+    env = dict(os.environ, PATH=_path_without_torch(tmp_path),
+               PYTHON=sys.executable, PORT='29531')
+    proc = _run(script, args, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'usage: ' in proc.stdout and '--launcher' in proc.stdout
+    # Without PYTHON it is PATH's python, which has no torch.
+    del env['PYTHON']
+    proc = _run(script, args, env=env)
+    assert proc.returncode != 0 and 'torch' in proc.stderr
+
+
+def test_slurm_launcher_uses_the_python_it_is_given(tmp_path):
+    path = _path_without_torch(tmp_path)
+    # A stand-in for srun (no Slurm here): drop its options, run the task.
+    srun = tmp_path / 'bin' / 'srun'
+    srun.write_text('#!/bin/bash\n[ "$1" = -p ] && shift 2\n'
+                    'while [[ "$1" == -* ]]; do shift; done\nexec "$@"\n')
+    srun.chmod(srun.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH=path, PYTHON=sys.executable)
+    proc = _run('tools/slurm_train.sh', ['p', 'job', DEMO_CONFIG, '--help'],
+                env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'usage: train.py' in proc.stdout
