@@ -302,7 +302,10 @@ def check_datasets(cfg: Config, dataloaders: Sequence[str]) -> None:
 
 
 def check_checkpoint_arg(path: Optional[str], what: str) -> None:
-    if path and not osp.isfile(path):
+    # A URL (http://, open-mmlab://, ...) is read by mmengine's scheme
+    # loaders, which mmbackbones replaces with safe ones; only local paths
+    # can be checked up front.
+    if path and '://' not in path and not osp.isfile(path):
         raise ToolError(f'{what}: checkpoint file not found: {path}')
 
 

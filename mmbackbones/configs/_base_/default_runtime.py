@@ -37,7 +37,9 @@ custom_hooks = [
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # timeout: seconds a collective waits for a silent rank before the run
+    # stops naming it (MMBACKBONES_DIST_TIMEOUT overrides; see cli/runner.py)
+    dist_cfg=dict(backend='nccl', timeout=300),
 )
 
 vis_backends = [dict(type=LocalVisBackend)]

@@ -278,9 +278,9 @@ class ResNetV2(BaseBackbone):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.zero_init_residual and not (
-                isinstance(self.init_cfg, dict)
-                and self.init_cfg.get('type') == 'Pretrained'):
+        # Not over loaded weights, whether init_cfg is a dict or a list
+        # holding the Pretrained entry.
+        if self.zero_init_residual and self.pretrained_cfg is None:
             for m in self.modules():
                 if isinstance(m, PreActBlock):
                     nn.init.zeros_(getattr(m, f'conv{m.num_convs}').weight)
