@@ -83,3 +83,15 @@ def test_checkpoint_of_another_architecture(tmp_path, digits_root,
                                  str(tmp_path / 'r'), '--resume',
                                  runner_checkpoint, *options], capsys)
     assert 'does not fit the model of this config' in err
+
+
+def test_checkpoint_arg_checks_local_paths_and_leaves_urls_to_the_loaders(
+        tmp_path):
+    """A missing local file is refused up front; a URL is not a local path
+    and is read (safely) by mmbackbones' scheme loaders when loading."""
+    from mmbackbones.cli.common import ToolError, check_checkpoint_arg
+    with pytest.raises(ToolError, match='load_from: checkpoint file not'):
+        check_checkpoint_arg(str(tmp_path / 'missing.pth'), 'load_from')
+    for url in ('http://127.0.0.1:9/x.pth', 'open-mmlab://resnet50_v1c',
+                'torchvision://resnet18'):
+        check_checkpoint_arg(url, 'load_from')  # no error: not a file path

@@ -146,3 +146,20 @@ def test_registry_builds_with_scope():
     model = MODELS.build(dict(type='mmbackbones.ResNetV2', depth=34))
     assert isinstance(model, ResNetV2) and model.depth == 34
     assert model.eval() is model and not model.training
+
+
+@pytest.mark.parametrize('form', ['dict', 'list'])
+def test_zero_init_residual_keeps_loaded_weights(form, tmp_path):
+    """A list-form init_cfg holding the Pretrained entry used to have the
+    last conv of every unit zeroed after loading."""
+    source = ResNetV2(depth=18)
+    path = str(tmp_path / 'r18v2.pth')
+    torch.save({'state_dict': source.state_dict()}, path)
+    pretrained = dict(type='Pretrained', checkpoint=path)
+    init_cfg = pretrained if form == 'dict' else [
+        dict(type='Kaiming', layer='Conv2d'), pretrained]
+    model = ResNetV2(depth=18, zero_init_residual=True, init_cfg=init_cfg)
+    model.init_weights()
+    loaded = model.layer1[1].conv2.weight
+    assert loaded.abs().max() > 0
+    assert torch.equal(loaded, source.layer1[1].conv2.weight)
