@@ -1,8 +1,8 @@
 # Inception v4 classifier: the backbone's 8x8x1536 map (299 px), global
 # average pooling and a linear head (timm's inception_v4 classifier, its
 # ``last_linear``), with label smoothing 0.1 and Mixup (alpha 0.2) from the
-# shared classifier. The paper's dropout before the last layer (Fig. 9,
-# keep 0.8) is not in mmpretrain's LinearClsHead and is left out.
+# shared classifier. TF-slim's dropout before the last layer (keep 0.8)
+# is not in mmpretrain's LinearClsHead and is left out.
 from mmengine.config import read_base
 
 from mmbackbones.models import InceptionV4
