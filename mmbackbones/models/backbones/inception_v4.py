@@ -307,9 +307,13 @@ class InceptionV4(BaseBackbone):
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
                          in_channels, init_cfg)
-        # Checked again after building; first here, so that a bad index
-        # fails before 41 M parameters are allocated.
-        self.resolve_out_indices(out_indices, len(INCEPTION_V4_STAGES))
+        # Both checked again after building; first here, so that a bad
+        # argument fails before 41 M parameters are allocated.
+        num_stages = len(INCEPTION_V4_STAGES)
+        self.resolve_out_indices(out_indices, num_stages)
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in -1..{num_stages} '
+                             f'for InceptionV4, but got {frozen_stages}')
         norm_cfg = dict(_NORM_CFG) if norm_cfg is None else norm_cfg
         build = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         name, spec = INCEPTION_V4_STEM
