@@ -150,7 +150,7 @@ INCEPTION_V4_STEM: Layer = ('Conv2d_1a_3x3', _conv(32, 3, 2))
 #: Fig. 9 cut at the downsamplings: one tuple per stage, (name, layer).
 #: Stage i's maps have stride 2 ** (i + 1); each stage after the first
 #: starts with the block that downsamples (Mixed_3a, Mixed_5a, the
-#: reductions), like the first stage behind the stem's stride-2 conv.
+#: reductions); the first stage's downsampling is the stem's stride-2 conv.
 INCEPTION_V4_STAGES: Tuple[Tuple[Layer, ...], ...] = (
     # stride 2: the rest of Fig. 3's plain convolutions, 147x147x64
     (('Conv2d_2a_3x3', _conv(32, 3)), ('Conv2d_2b_3x3', _same(64, 3))),
@@ -222,7 +222,8 @@ class InceptionV4Block(nn.Module):
         >>> block = InceptionV4Block(384, INCEPTION_A)
         >>> block(torch.rand(1, 384, 35, 35)).shape
         torch.Size([1, 384, 35, 35])
-        >>> InceptionV4Block(384, REDUCTION_A)(torch.rand(1, 384, 35, 35)).shape
+        >>> reduction = InceptionV4Block(384, REDUCTION_A)
+        >>> reduction(torch.rand(1, 384, 35, 35)).shape
         torch.Size([1, 1024, 17, 17])
     """
 
