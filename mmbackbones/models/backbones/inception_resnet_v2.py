@@ -302,8 +302,9 @@ class InceptionResNetV2(BaseBackbone):
 
     Example:
         >>> model = InceptionResNetV2(out_indices=(0, 1, 2, 3)).eval()
-        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 299, 299))]
-        [(1, 192, 71, 71), (1, 320, 35, 35), (1, 1088, 17, 17), (1, 1536, 8, 8)]
+        >>> outs = model(torch.rand(1, 3, 299, 299))
+        >>> [tuple(o.shape[1:]) for o in outs]
+        [(192, 71, 71), (320, 35, 35), (1088, 17, 17), (1536, 8, 8)]
     """
 
     # 75 -> 37 -> 35 -> 17 (pool) -> 15 -> 7 (pool) -> 3 (reduction A) -> 1
@@ -324,7 +325,8 @@ class InceptionResNetV2(BaseBackbone):
                          in_channels, init_cfg)
         if not isinstance(norm_cfg, dict) or 'type' not in norm_cfg:
             raise TypeError('norm_cfg must be a dict with a "type" (e.g. '
-                            f"dict(type='BN', eps=1e-3)), but got {norm_cfg!r}")
+                            "dict(type='BN', eps=1e-3)), but got "
+                            f'{norm_cfg!r}')
         self.arch = _resolve_arch(arch)
         norm_cfg = copy.deepcopy(norm_cfg)
         kw = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
