@@ -5,6 +5,8 @@ import torch
 from backbone_checks import (BackboneContract, build_meta,
                              check_equivalent_outputs, count_params,
                              randomize_bn)
+from conftest import REPO_ROOT
+from mmengine.config import Config
 
 from mmbackbones.converters import convert_state_dict
 from mmbackbones.models import InceptionResNetV2
@@ -178,6 +180,21 @@ def test_converter_rejects_other_architecture():
         sd = timm_ref().state_dict()
     with pytest.raises(ValueError, match='do not fit'):
         convert_state_dict(sd, 'timm', InceptionResNetV2(arch=SMALL))
+
+
+def test_recipe_preprocesses_as_timm_pretrained_cfg():
+    """Converted Google/timm weights need timm's input normalisation and
+    evaluation crop: the recipe's data preprocessor and test pipeline."""
+    cfg = Config.fromfile(f'{REPO_ROOT}/configs/inception_resnet_v2.py')
+    timm_cfg = timm.models.get_pretrained_cfg('inception_resnet_v2.tf_in1k')
+    # ours normalises 0-255 pixels, timm 0-1 ones
+    assert [m / 255 for m in cfg.data_preprocessor.mean] == list(
+        timm_cfg.mean)
+    assert [s / 255 for s in cfg.data_preprocessor.std] == list(timm_cfg.std)
+    resize, crop = cfg.test_dataloader.dataset.pipeline[1:3]
+    assert crop.crop_size == timm_cfg.input_size[-1] == 299
+    assert resize.scale == int(299 / timm_cfg.crop_pct)  # timm's floor
+    assert resize.interpolation == timm_cfg.interpolation == 'bicubic'
 
 
 def test_registry_builds_with_arguments():
