@@ -5,7 +5,7 @@ Our module names are timm's (``conv2d_1a.conv``, ``mixed_5b.branch1.0.bn``,
 classifier (``classif``) and keeps every other key as it is. Cadene's
 ``pretrainedmodels`` ``inceptionresnetv2`` (where timm's port comes from)
 has the same names with ``last_linear`` for the classifier: it converts
-through the same function.
+through the same function, registered for both sources.
 """
 from typing import Dict, Mapping
 
@@ -14,6 +14,7 @@ import torch
 from .base import register_converter, rename_keys
 
 
+@register_converter('pretrainedmodels', 'InceptionResNetV2')
 @register_converter('timm', 'InceptionResNetV2')
 def from_timm(state_dict: Mapping[str, torch.Tensor],
               backbone) -> Dict[str, torch.Tensor]:

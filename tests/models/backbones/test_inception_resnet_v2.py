@@ -29,9 +29,9 @@ def timm_ref(**kwargs):
     return timm.create_model('inception_resnet_v2', **kwargs)
 
 
-def converted(ref, **kwargs):
+def converted(ref, source='timm', **kwargs):
     ours = InceptionResNetV2(**kwargs)
-    ours.load_state_dict(convert_state_dict(ref.state_dict(), 'timm', ours),
+    ours.load_state_dict(convert_state_dict(ref.state_dict(), source, ours),
                          strict=True)
     return ours
 
@@ -61,10 +61,11 @@ def test_timm_equivalence_all_stages():
 
 def test_cadene_weights_convert_too():
     """pretrainedmodels' inceptionresnetv2 (where timm's port comes from)
-    has timm's keys with ``last_linear``: the timm converter takes it."""
+    has timm's keys with ``last_linear``: one converter serves both
+    sources."""
     ref = randomize_bn(pretrainedmodels.inceptionresnetv2(
         num_classes=1000, pretrained=None)).eval()
-    ours = converted(ref)
+    ours = converted(ref, source='pretrainedmodels')
     check_equivalent_outputs(ours, lambda x: (ref.features(x), ),
                              small_input())
 
