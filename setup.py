@@ -25,7 +25,12 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.8',
-    packages=find_packages(exclude=('tests', 'tests.*')),
+    # configs/ is a link to mmbackbones/configs (so tools/train.py configs/x.py
+    # works in a checkout); installing it as a top-level `configs` package
+    # would shadow users' own and make mmengine resolve our read_base()
+    # imports under site-packages/configs.
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs',
+                                    'configs.*')),
     include_package_data=True,
     install_requires=[
         'torch>=2.0',
