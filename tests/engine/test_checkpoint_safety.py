@@ -3,6 +3,7 @@ checkpoint files."""
 import io
 import os
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -304,7 +305,7 @@ def _train(digits_root, work_dir, *options):
 
 def _errors(capsys):
     return [line for line in capsys.readouterr().err.splitlines()
-            if line.startswith('error:')]
+            if re.match(r'(\S+: )?error: ', line)]
 
 
 def test_load_from_another_architecture_is_refused(digits_root, tmp_path,

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import sys
@@ -308,7 +309,7 @@ def test_train_init_cfg_url_payload_does_not_run(server, homes, files,
                       env=env, timeout=300)
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines()
-              if line.startswith('error:')]
+              if re.match(r'(\S+: )?error: ', line)]
     assert len(errors) == 1 and 'holds pathlib.Path' in errors[0]
     assert server.url('/init.pth') in errors[0]
     assert 'Traceback' not in result.stderr
