@@ -30,7 +30,8 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView, make_stage_strides
+from ..base import (BaseBackbone, StageView, make_stage_strides,
+                    shape_is_symbolic)
 from .resnet import (BasicBlock, Bottleneck, ResidualBlock, make_res_layer,
                      resolve_pretrained)
 
@@ -501,7 +502,7 @@ class HRNet(BaseBackbone):
         sizes for the fusion to add them, i.e. ``ceil(H / 4)`` and
         ``ceil(W / 4)`` multiples of 8 (any multiple of 32 works)."""
         super().check_input(x)
-        if torch.jit.is_tracing() or torch.jit.is_scripting():
+        if shape_is_symbolic(x):
             return
         bad = [s for s in x.shape[2:] if -(-s // 4) % 8]
         if bad:
