@@ -20,6 +20,7 @@ input it works at (32 px, or its ``min_input_size``):
 * ``in_channels=1`` and ``4`` give the same output shapes, and a
   3-channel input is then a ValueError naming ``in_channels``;
 * bfloat16 autocast forward and backward: finite, close to fp32;
+* a training step under ``torch.use_deterministic_algorithms(True)``;
 * torchvision's ``create_feature_extractor`` pulls the outputs by node name
   and they equal the backbone's own;
 * ``torch.export.export`` of the eval forward gives the eager outputs, and
@@ -30,6 +31,7 @@ input it works at (32 px, or its ``min_input_size``):
 Everything a family does differently is in the tables right below, each
 entry with its reason.
 """
+import copy
 import functools
 import inspect
 import math
@@ -341,6 +343,21 @@ def test_bfloat16_autocast(form):
     assert not missing, f'{form}: no finite gradient for {missing[:5]}'
     _assert_close([o.detach().float() for o in outs], _eager(form),
                   f'{form} bfloat16', rtol=BF16_RTOL)
+
+
+@pytest.mark.parametrize('form', ALL)
+def test_deterministic_training_step(form):
+    """``torch.use_deterministic_algorithms(True)`` does not raise in a CPU
+    training step (forward, backward) of a copy of the model."""
+    model = copy.deepcopy(_model(form)).train()
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        outs = model(_inputs(form))
+        sum(o.float().mean() for o in outs).backward()
+    finally:
+        torch.use_deterministic_algorithms(before)
+    assert all(p.grad is not None for p in model.parameters())
 
 
 # --------------------------------------------------------------------- #
