@@ -84,6 +84,23 @@ def checkpointed(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return checkpoint(run, x, use_reentrant=False)
 
 
+def shape_is_symbolic(x) -> bool:
+    """True where ``x``'s shape cannot steer Python control flow: while
+    exporting with TorchScript (``jit.trace`` / ``jit.script``) and under
+    ``torch.fx`` symbolic tracing, which hands a ``Proxy`` whose
+    ``shape[1]`` is a Proxy too (an ``if`` on it raises a TraceError).
+
+    Input checks are skipped there; torch.export and torch.compile see real
+    (fake) tensors and still run them.
+
+    >>> shape_is_symbolic(torch.zeros(1)), shape_is_symbolic(
+    ...     torch.fx.Proxy(torch.fx.Graph().placeholder('x')))
+    (False, True)
+    """
+    return (isinstance(x, torch.fx.Proxy) or torch.jit.is_tracing()
+            or torch.jit.is_scripting())
+
+
 #: Kaiming-initialised convolutions, unit-scale norms: every family's
 #: default ``init_cfg``.
 DEFAULT_INIT_CFG = [
@@ -254,8 +271,8 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
     # ----------------------------------------------------------------- #
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError for inputs the network cannot process."""
-        if torch.jit.is_tracing() or torch.jit.is_scripting():
-            return  # shapes are symbolic while exporting
+        if shape_is_symbolic(x):
+            return
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
             raise ValueError(
@@ -279,6 +296,12 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
         if not (self.with_cp and self.training and torch.is_grad_enabled()
                 and (x.requires_grad or any(p.requires_grad
                                             for p in stage.parameters()))):
+            if isinstance(stage, StageView):
+                # Its members one by one (what its forward does): it is not
+                # registered in the model, so torch.fx could not name it.
+                for member in stage:
+                    x = member(x)
+                return x
             return stage(x)
         blocks = stage if isinstance(stage, nn.Sequential) else [stage]
         for block in blocks:

@@ -36,7 +36,7 @@ import torch.nn as nn
 
 from mmbackbones.registry import MODELS
 from ..base import (BaseBackbone, StageView, as_stem_and_rows_arch,
-                    check_positive_int)
+                    check_positive_int, shape_is_symbolic)
 from ..layers import conv_norm_act
 
 __all__ = [
@@ -366,7 +366,7 @@ class BNInception(BaseBackbone):
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)
-        if torch.jit.is_tracing() or torch.jit.is_scripting():
+        if shape_is_symbolic(x):
             return
         for side, size in zip(('height', 'width'), x.shape[2:]):
             problem = _side_problem(size, self._rows)

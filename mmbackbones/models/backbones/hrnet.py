@@ -30,7 +30,8 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView, make_stage_strides
+from ..base import (BaseBackbone, StageView, make_stage_strides,
+                    shape_is_symbolic)
 from .resnet import (BasicBlock, Bottleneck, ResidualBlock, make_res_layer,
                      resolve_pretrained)
 
@@ -496,20 +497,33 @@ class HRNet(BaseBackbone):
     def stage_modules(self) -> List[nn.Module]:
         return list(self._stage_views)
 
+    #: ceil(29 / 4) = 8: the smallest size whose four branches line up.
+    min_input_size = 29
+
+    @staticmethod
+    def input_size_works(size: int) -> bool:
+        """Whether a height or width of ``size`` fits the four branches.
+
+        >>> [s for s in range(1, 66) if HRNet.input_size_works(s)]
+        [29, 30, 31, 32, 61, 62, 63, 64]
+        """
+        return size >= 1 and -(-size // 4) % 8 == 0
+
     def check_input(self, x: torch.Tensor) -> None:
         """Besides the base checks: the branches must have exactly halving
         sizes for the fusion to add them, i.e. ``ceil(H / 4)`` and
-        ``ceil(W / 4)`` multiples of 8 (any multiple of 32 works)."""
-        super().check_input(x)
-        if torch.jit.is_tracing() or torch.jit.is_scripting():
-            return
-        bad = [s for s in x.shape[2:] if -(-s // 4) % 8]
-        if bad:
+        ``ceil(W / 4)`` multiples of 8 (any multiple of 32 works). Checked
+        first: that message names the sizes that work, the base's only
+        the smallest."""
+        if (isinstance(x, torch.Tensor) and not shape_is_symbolic(x)
+                and x.dim() == 4 and not all(
+                    self.input_size_works(s) for s in x.shape[2:])):
             raise ValueError(
                 f'{type(self).__name__} needs an input whose height and '
                 'width make ceil(size / 4) a multiple of 8 (e.g. multiples '
                 f'of 32) so that its four branches line up, but x is '
                 f'{x.shape[2]}x{x.shape[3]}')
+        super().check_input(x)
 
     # ----------------------------------------------------------------- #
     # Forward

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView
+from ..base import BaseBackbone, StageView, shape_is_symbolic
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
 
@@ -400,7 +400,7 @@ class InceptionV3(TapsMixin, BaseBackbone):
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)
-        if (self.AuxLogits is not None and not torch.jit.is_tracing()
+        if (self.AuxLogits is not None and not shape_is_symbolic(x)
                 and min(x.shape[2:]) < _AUX_MIN_INPUT_SIZE):
             raise ValueError(
                 'the auxiliary classifier (aux_logits=True) needs inputs of '

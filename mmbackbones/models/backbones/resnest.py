@@ -100,7 +100,11 @@ class SplitAttentionConv2d(nn.Module):
         n = x.shape[0]
         if self.radix > 1:
             # A view in both memory formats: only the channel dim splits.
-            splits = x.view(n, self.radix, self.channels, *x.shape[2:])
+            # (sizes by index, not *x.shape[2:]: torch.fx cannot unpack a
+            # traced shape; not unflatten: the ONNX exporter bakes its batch
+            # size in)
+            splits = x.view(n, self.radix, self.channels, x.shape[2],
+                            x.shape[3])
             gap = splits.sum(dim=1)
         else:
             gap = x

@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmbackbones.registry import MODELS
-from ..base import (DEFAULT_INIT_CFG, BaseBackbone, as_named_arch,
+from ..base import (DEFAULT_INIT_CFG, BaseBackbone, StageView, as_named_arch,
                     make_stage_strides)
 
 __all__ = ['VGG', 'VGG_ARCHS']
@@ -251,18 +251,14 @@ class VGG(BaseBackbone):
     def stage_modules(self) -> List[nn.Module]:
         """Views of ``features`` (not registered modules, so the keys stay
         mmpretrain's), rebuilt at every call so they always hold the
-        current layers; a view's mode is that of its layers."""
-        stages = []
-        for start, end in self._stage_ranges:
-            stages.append(self._view(self.features[start:end]))
+        current layers; a view's mode is that of its layers. (A
+        :class:`StageView`, not a slice of ``features``: the base class
+        runs a view's members one by one, which torch.fx can name.)"""
+        stages = [
+            StageView(*self.features[start:end])
+            for start, end in self._stage_ranges
+        ]
         if self.num_classes > 0:
             stages.append(
-                self._view(
-                    nn.Sequential(self.avgpool, self.flatten,
-                                  self.classifier)))
+                StageView(self.avgpool, self.flatten, self.classifier))
         return stages
-
-    @staticmethod
-    def _view(stage: nn.Sequential) -> nn.Sequential:
-        stage.training = stage[-1].training
-        return stage

@@ -64,10 +64,10 @@ _CONV_POINTWISE = _onednn_conv_relu()
 
 
 def _fusable(conv: nn.Module, x: torch.Tensor) -> bool:
-    # tracers (ONNX export, TorchScript, torch.compile) must see the plain
-    # conv and ReLU; checked first so they never evaluate the rest
-    if (torch.jit.is_tracing() or torch.jit.is_scripting()
-            or torch.compiler.is_compiling()):
+    # tracers (ONNX export, TorchScript, torch.compile, torch.fx) must see
+    # the plain conv and ReLU; checked first so they never evaluate the rest
+    if (isinstance(x, torch.fx.Proxy) or torch.jit.is_tracing()
+            or torch.jit.is_scripting() or torch.compiler.is_compiling()):
         return False
     return (_CONV_POINTWISE is not None
             and torch.backends.mkldnn.enabled

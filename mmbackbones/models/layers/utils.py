@@ -29,9 +29,9 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
     (N, g*c, H, W) -> view (N, g, c, H, W) -> transpose -> (N, c*g, H, W).
     """
-    n, channels, h, w = x.shape
-    if channels % groups:
-        raise ValueError(f'channel_shuffle: {channels} channels cannot be '
+    # unflatten / flatten, not view(n, g, c // g, h, w): under torch.fx the
+    # shape is a Proxy that can be neither unpacked nor branched on.
+    if not isinstance(x, torch.fx.Proxy) and x.shape[1] % groups:
+        raise ValueError(f'channel_shuffle: {x.shape[1]} channels cannot be '
                          f'split into groups={groups}')
-    x = x.view(n, groups, channels // groups, h, w)
-    return x.transpose(1, 2).reshape(n, channels, h, w)
+    return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
