@@ -1,7 +1,6 @@
 """tools/deploy.py: end to end on a checkpoint of a real (short) training
 run, a detector-shaped config, and every refusal."""
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -16,7 +15,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmbackbones.cli import deploy as deploy_cli
 from mmbackbones.cli import train as train_cli
+from mmbackbones.cli.common import call_tool
 from mmbackbones.deploy import convert_to_deploy, relative_error, run_model
 from mmbackbones.deploy.onnx import onnx_outputs
 from mmbackbones.engine import load_checkpoint_file
@@ -25,20 +26,6 @@ from mmbackbones.registry import MODELS
 TOOL = osp.join(REPO_ROOT, 'tools', 'deploy.py')
 HELPERS = osp.dirname(osp.abspath(__file__))
 TINY_ARCH = dict(num_blocks=(1, 2, 1, 1), width_factor=(1, 1, 1, 1))
-
-# A downstream config: our RepVGG recipe, a tiny arch.
-TRAIN_CONFIG = f"""
-from mmengine.config import read_base
-
-from mmbackbones.models import RepVGG
-
-with read_base():
-    from mmbackbones.configs.repvgg import *  # noqa: F401,F403
-
-model.update(
-    backbone=dict(type=RepVGG, arch={TINY_ARCH!r}, base_channels=8),
-    head=dict(model['head'], in_channels=64))
-"""
 
 # Another project's config style: string types, our backbone inside.
 DETECTOR_CONFIG = f"""
@@ -52,17 +39,11 @@ model = dict(
 """
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('deploy_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def deploy(*args):
     """Run the tool in this process (quick, no timing); its exit status."""
-    return load_tool().main([*map(str, args), '--shape', '32',
-                             '--speed-steps', '0'])
+    return call_tool(deploy_cli.main, [*map(str, args), '--shape', '32',
+                                       '--speed-steps', '0'],
+                     prog='deploy.py')
 
 
 def digest(path):
@@ -86,11 +67,19 @@ def build_and_load(config, checkpoint):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, tiny_imagenet):
-    """A tiny RepVGG classifier (a downstream config inheriting our RepVGG
-    recipe) trained for one epoch by tools/train.py's code (mmengine
-    Runner): its saved config and real checkpoint."""
+    """A tiny RepVGG classifier (our RepVGG recipe, a tiny arch) trained
+    for one epoch by tools/train.py's code (mmengine Runner): its saved
+    config and real checkpoint."""
     root = tmp_path_factory.mktemp('deploy_train')
-    config = write(root / 'tiny_repvgg.py', TRAIN_CONFIG)
+    # The recipe read from the repo and dumped (inheriting it by package
+    # name, ``from mmbackbones.configs.repvgg import *``, needs mmengine to
+    # find the installed package's files: tests/tools/test_cross_project).
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'repvgg.py'))
+    cfg.model.backbone = dict(type='mmbackbones.RepVGG', arch=TINY_ARCH,
+                              base_channels=8)
+    cfg.model.head.in_channels = 64
+    config = str(root / 'tiny_repvgg.py')
+    cfg.dump(config)
     work_dir = root / 'work'
     train_cli.main([
         config, '--work-dir', str(work_dir), '--no-validate', '--cfg-options',
@@ -130,7 +119,7 @@ def test_end_to_end_on_a_trained_checkpoint(trained, tmp_path):
     out, onnx = tmp_path / 'deployed.pth', tmp_path / 'deployed.onnx'
     proc = run_tool([TOOL, config, checkpoint, '--out', str(out), '--onnx',
                      str(onnx), '--shape', '32', '--speed-steps', '2'],
-                    env=dict(PYTHONPATH=HELPERS))
+                    env=dict(PYTHONPATH=os.pathsep.join([HELPERS, REPO_ROOT])))
     assert proc.returncode == 0, proc.stderr[-3000:]
     error = float(re.search(r'deploy vs original: max relative error (\S+)',
                             proc.stdout).group(1))
@@ -270,7 +259,7 @@ def test_refuses_unsafe_and_corrupt_checkpoints(trained, tmp_path, capsys):
                           tmp_path / 'm.pth'), capsys,
                    'checkpoint not found')
     assert_refused(deploy(tmp_path / 'missing.py', checkpoint, '--out',
-                          tmp_path / 'm.pth'), capsys, 'config not found')
+                          tmp_path / 'm.pth'), capsys, 'config file not found')
 
 
 def test_refuses_a_deploy_model_that_differs(tmp_path, capsys):
