@@ -19,8 +19,7 @@ from mmengine.registry import init_default_scope
 from mmbackbones.converters.base import describe_mismatch, unwrap_state_dict
 from mmbackbones.engine import (CheckpointError, load_checkpoint_file,
                                 save_checkpoint_file)
-from mmbackbones.utils import InputError, atomic_write
-from mmbackbones.utils import load_config as read_config
+from mmbackbones.utils import InputError, atomic_write, load_config
 from .config import config_text, deploy_config
 from .convert import DeployInfo, convert_to_deploy
 from .onnx import check_onnx, export_onnx
@@ -88,11 +87,11 @@ def check_output_paths(inputs: Sequence[Tuple[str, str]],
                 raise DeployError(f'two outputs are the same file: {out}')
 
 
-def load_config(path: str) -> Config:
-    """Read a config (:func:`mmbackbones.utils.load_config`), check that it
-    has a model dict and make its ``default_scope`` current."""
+def load_model_config(path: str) -> Config:
+    """Read a config (the one :func:`~mmbackbones.utils.load_config`), check
+    that it has a model dict and make its ``default_scope`` current."""
     try:
-        cfg = read_config(path)
+        cfg = load_config(path)
     except InputError as err:
         raise DeployError(str(err)) from None
     if not isinstance(cfg.get('model'), dict):
@@ -247,7 +246,7 @@ def deploy_checkpoint(config: str,
     outputs = [out_pth, out_py] + ([onnx] if onnx else [])
     check_output_paths([('config', config), ('checkpoint', checkpoint)],
                        outputs)
-    cfg = load_config(config)
+    cfg = load_model_config(config)
     model = build_model(cfg.model, config)
     load_weights(model, checkpoint, config)
     inputs = example_inputs(model, batch, shape, seed)
