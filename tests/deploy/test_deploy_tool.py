@@ -10,7 +10,8 @@ import pytest
 import torch
 from backbone_checks import randomize_bn
 from conftest import REPO_ROOT, run_tool
-from deploy_helpers import TinyDetector, one_thread  # noqa: F401
+from deploy_helpers import (TINY_DETECTOR, WRONG_REPARAM_NET, TinyDetector,
+                            single_thread)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -27,16 +28,18 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'deploy.py')
 HELPERS = osp.dirname(osp.abspath(__file__))
 TINY_ARCH = dict(num_blocks=(1, 2, 1, 1), width_factor=(1, 1, 1, 1))
 
-# Another project's config style: string types, our backbone inside.
+# Another project's config style: string types (the detector's an import
+# path), our backbone inside.
 DETECTOR_CONFIG = f"""
 default_scope = 'mmbackbones'
-custom_imports = dict(imports=['deploy_helpers'], allow_failed_imports=False)
 model = dict(
-    type='TinyDetector',
+    type={TINY_DETECTOR!r},
     backbone=dict(type='RepVGG', arch={TINY_ARCH!r}, base_channels=8,
                   out_indices=(1, 2, 3)),
     in_channels=[16, 32, 64])
 """
+
+one_thread = pytest.fixture(autouse=True)(single_thread)
 
 
 def deploy(*args):
@@ -131,9 +134,11 @@ def test_end_to_end_on_a_trained_checkpoint(trained, tmp_path):
 
     # OUT.py + OUT.pth (weights_only, strict keys) give the deploy model.
     deploy_cfg = Config.fromfile(str(tmp_path / 'deployed.py'))
-    assert deploy_cfg.model.backbone.deploy is True
+    # The deploy form is stated once: the conversion, not also a flag.
+    assert 'deploy' not in deploy_cfg.model.backbone
     init_default_scope(deploy_cfg.default_scope)
     deployed = MODELS.build(deploy_cfg.model).eval()
+    assert deployed.backbone.deploy is True
     state = torch.load(str(out), weights_only=True)['state_dict']
     deployed.load_state_dict(state, strict=True)
     assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
@@ -159,8 +164,8 @@ def test_detector_config_with_the_backbone_inside(detector, tmp_path,
     printed = capsys.readouterr().out
     assert 'fused 4 Conv -> BN pair(s)' in printed  # 3 neck + shared head
     deploy_cfg = Config.fromfile(str(tmp_path / 'det_deploy.py'))
-    assert deploy_cfg.model.model_type == 'TinyDetector'
-    assert deploy_cfg.model.backbone.deploy is True
+    assert deploy_cfg.model.model_type == TINY_DETECTOR
+    assert 'deploy' not in deploy_cfg.model.backbone
     assert 'neck.0.conv' in deploy_cfg.model.fused_conv_bn
     deployed = build_and_load(str(tmp_path / 'det_deploy.py'), str(out))
     assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
@@ -265,11 +270,10 @@ def test_refuses_unsafe_and_corrupt_checkpoints(trained, tmp_path, capsys):
 def test_refuses_a_deploy_model_that_differs(tmp_path, capsys):
     config = write(tmp_path / 'wrong.py', """
         default_scope = 'mmbackbones'
-        custom_imports = dict(imports=['deploy_helpers'])
-        model = dict(type='WrongReparamNet')
+        model = dict(type='deploy_helpers.WrongReparamNet')
     """)
     init_default_scope('mmbackbones')
-    model = randomize_bn(MODELS.build(dict(type='WrongReparamNet')))
+    model = randomize_bn(MODELS.build(dict(type=WRONG_REPARAM_NET)))
     checkpoint = tmp_path / 'wrong.pth'
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     out, onnx = tmp_path / 'w.pth', tmp_path / 'w.onnx'
