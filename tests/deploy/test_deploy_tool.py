@@ -186,7 +186,7 @@ def test_no_fuse_only_switches_blocks(detector, tmp_path):
 
 
 def test_a0_deploy_config_loads_deployed_recipe_weights():
-    """configs/repvgg/repvgg-A0_deploy.py builds what tools/deploy.py
+    """configs/repvgg/repvgg_a0_deploy.py builds what tools/deploy.py
     makes of configs/repvgg.py: the deploy weights load strictly."""
     init_default_scope('mmbackbones')
     recipe = MODELS.build(Config.fromfile(
@@ -194,7 +194,7 @@ def test_a0_deploy_config_loads_deployed_recipe_weights():
     info = convert_to_deploy(recipe, torch.randn(1, 3, 32, 32))
     assert info.fused == []  # nothing but re-parameterisable blocks
     deploy_model = MODELS.build(Config.fromfile(
-        osp.join(REPO_ROOT, 'configs', 'repvgg', 'repvgg-A0_deploy.py')).model)
+        osp.join(REPO_ROOT, 'configs', 'repvgg', 'repvgg_a0_deploy.py')).model)
     deploy_model.load_state_dict(recipe.state_dict(), strict=True)
 
 
