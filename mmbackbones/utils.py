@@ -9,8 +9,8 @@ One of each, so there is one way to do it:
   where their keys exist;
 * :func:`flatten_tensors` / :func:`count_non_finite` /
   :func:`relative_error` -- compare the (nested) outputs of two models;
-* :func:`atomic_write` -- write a file so that a crash leaves the old one or
-  the new one, never half.
+* :func:`atomic_write` / :func:`atomic_path` -- write a file so that a crash
+  leaves the old one or the new one, never half.
 
 This module imports nothing from the rest of the package (everything else
 may import it).
@@ -25,7 +25,8 @@ import math
 import os
 import os.path as osp
 import tempfile
-from typing import Any, Callable, List, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -152,6 +153,12 @@ def relative_error(outputs: Any, reference: Any) -> float:
 # --------------------------------------------------------------------- #
 # Files
 # --------------------------------------------------------------------- #
+def fsync_file(path: str) -> None:
+    """Flush a written file's data to disk."""
+    with open(path, 'rb') as f:
+        os.fsync(f.fileno())
+
+
 def fsync_dir(folder: str) -> None:
     """Make a rename inside ``folder`` durable."""
     dir_fd = os.open(folder, os.O_RDONLY)
@@ -161,32 +168,45 @@ def fsync_dir(folder: str) -> None:
         os.close(dir_fd)
 
 
-def atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Write a file through ``write(file_object)`` atomically: into a
-    temporary file in the same folder (``.NAME.<random>.tmp``), flushed and
-    fsynced, then renamed over ``path``. A crash leaves the old file or the
-    new one, never half; an error removes the temporary file.
+@contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` (``.NAME.<random>.tmp``) for code
+    that writes a file by name (mmengine's checkpoint saver); after the
+    block the file is fsynced and renamed over ``path``. A crash leaves the
+    old file or the new one, never half; an error removes the temporary
+    file and leaves ``path`` as it was.
 
     Example:
-        >>> atomic_write('out.txt', lambda f: f.write(b'done'))
+        >>> with atomic_path('epoch_1.pth') as tmp:
+        ...     torch.save({}, tmp)
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+    os.close(fd)
     # mkstemp creates the file 0600; give it the permissions a plain open()
     # would (0666 less the umask), so outputs are not accidentally private.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
     fsync_dir(folder)
+
+
+def atomic_write(path: str, write: Callable[[Any], None]) -> None:
+    """Write a file through ``write(file_object)`` atomically (see
+    :func:`atomic_path`).
+
+    Example:
+        >>> atomic_write('out.txt', lambda f: f.write(b'done'))
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            write(f)
