@@ -338,6 +338,16 @@ def test_refuses_a_deploy_model_that_turns_nan(tmp_path, capsys,
                    tmp_path / 'd.py')
 
 
+def test_a_refusal_is_the_one_bad_input_error():
+    """DeployError is the tools' ToolError (exit status 2 through the one
+    rule), still a ValueError for library callers."""
+    from mmbackbones.cli.common import EXIT_BAD_INPUT, ToolError
+    from mmbackbones.deploy import DeployError
+    assert issubclass(DeployError, ToolError)
+    assert issubclass(DeployError, ValueError)
+    assert DeployError.exit_code == EXIT_BAD_INPUT
+
+
 def test_relative_error_is_nan_safe():
     ones = torch.ones(3)
     nan = torch.tensor([1.0, float('nan'), 1.0])
