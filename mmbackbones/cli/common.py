@@ -1,10 +1,29 @@
 """What tools/train.py, tools/test.py and the other tools share.
 
-Bad input to a tool is one clear message and exit status 2, never a
-traceback: every check here raises :class:`ToolError`, and :func:`run_tool`
-/ :func:`call_tool` (the one exit-status rule of every tool under tools/,
-see the ``EXIT_*`` constants) turn it, the library's ``CheckpointError``,
-``DeployError`` and ``WorkDirBusy`` into that message.
+Every tool under ``tools/`` is a few-line shim over ``mmbackbones.cli.<tool>``
+whose ``cli()`` runs the tool's ``main(argv)`` through :func:`run_tool`
+(:func:`call_tool` returns the status instead of exiting). That is the one
+exit-status rule of every tool:
+
+* ``0`` (:data:`EXIT_OK`) -- done;
+* ``2`` (:data:`EXIT_BAD_INPUT`) -- bad input, refused before anything was
+  written, as one line ``PROG: error: ...`` on stderr and no traceback: a
+  bad argument (argparse's errors included), config, checkpoint or
+  dataset, a work dir in use, and a *refusal*: ``tools/deploy.py`` refuses
+  to write a deploy model that is not equivalent to the checkpoint's (or
+  has NaN/inf outputs), ``tools/convert_weights.py`` one that does not fit;
+* ``3`` (:data:`EXIT_RUN_STOPPED`) -- a run that started and a check
+  stopped (a non-finite loss, a rank that stopped answering);
+* ``130`` / ``143`` -- interrupted by SIGINT / SIGTERM, one line;
+* ``1`` -- anything else: a bug, with Python's traceback.
+
+The one error type for bad input is :class:`ToolError`
+(``mmbackbones.utils.InputError``: library code raises it without importing
+the tools; ``DeployError`` is one). The library's other "your input is
+bad" errors (``CheckpointError``, ``WorkDirBusy``, ``DatasetError``,
+``BadSampleError``) and ``NonFiniteLossError`` (a stopped run) are mapped
+in :func:`_expected_errors` / :func:`_exit_code`. Configs are read by the
+one :func:`load_config` (``mmbackbones.utils``).
 """
 import argparse
 import os.path as osp
@@ -20,6 +39,8 @@ from mmengine.config import Config, DictAction
 from mmbackbones.converters.base import describe_mismatch
 from mmbackbones.engine.checkpoint import (CheckpointError,
                                            load_checkpoint_file)
+# load_config is the tools' too (imported from here by them).
+from mmbackbones.utils import InputError, load_config  # noqa: F401
 
 DEMO_COMMAND = 'python tools/train.py configs/demo/shufflenet_v2_digits.py'
 
@@ -51,9 +72,9 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
-class ToolError(Exception):
-    """A problem with the user's input, reported as one message."""
-    exit_code = EXIT_BAD_INPUT
+#: A problem with the user's input, reported as one message (exit status
+#: 2): the package's one error type for bad input, under the tools' name.
+ToolError = InputError
 
 
 class RunStopped(ToolError):
@@ -69,23 +90,22 @@ class ArgumentParser(argparse.ArgumentParser):
         raise ToolError(f'{message} (see {self.prog} --help)')
 
 
-def _one_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
-
-
 def _expected_errors() -> Tuple[type, ...]:
-    """Errors that are the user's input, not a bug (imported lazily: the
-    deploy and engine modules are not needed to print a usage error)."""
+    """Errors that are the user's input or a stopped run, not a bug: every
+    :class:`ToolError` (``DeployError`` included) and the library errors
+    that are not one yet (imported lazily: the engine is not needed to
+    print a usage error)."""
     from mmbackbones.datasets.checked import BadSampleError, DatasetError
-    from mmbackbones.deploy.pipeline import DeployError
     from mmbackbones.engine.hooks import NonFiniteLossError
     from mmbackbones.engine.runner import WorkDirBusy
-    return (ToolError, CheckpointError, DeployError, WorkDirBusy,
-            DatasetError, BadSampleError, NonFiniteLossError)
+    return (ToolError, CheckpointError, WorkDirBusy, DatasetError,
+            BadSampleError, NonFiniteLossError)
 
 
 def _exit_code(err: BaseException) -> int:
+    """The error's ``exit_code`` (ToolError: 2, RunStopped: 3); a
+    NonFiniteLossError stopped a run (3); the other expected errors are
+    bad input (2)."""
     from mmbackbones.engine.hooks import NonFiniteLossError
     if isinstance(err, NonFiniteLossError):
         return EXIT_RUN_STOPPED
@@ -174,43 +194,6 @@ def add_cfg_options(parser) -> None:
         help='override config values, e.g. '
         'train_dataloader.batch_size=32 model.backbone.widen_factor=0.5 '
         '(keys must exist in the config)')
-
-
-def _check_key_exists(cfg: Config, dotted: str) -> None:
-    node: Any = cfg
-    walked: List[str] = []
-    for part in dotted.split('.'):
-        if isinstance(node, (list, tuple)) and part.isdigit():
-            if int(part) >= len(node):
-                raise ToolError(
-                    f'--cfg-options {dotted}: {".".join(walked)} has '
-                    f'{len(node)} items, no index {part}')
-            node = node[int(part)]
-        elif hasattr(node, 'keys') and part in node.keys():
-            node = node[part]
-        else:
-            where = '.'.join(walked) or 'the config'
-            keys = sorted(node.keys()) if hasattr(node, 'keys') else []
-            hint = f'; keys there: {keys[:20]}' if keys else ''
-            raise ToolError(f'--cfg-options {dotted}: {where} has no key '
-                            f'{part!r}{hint}')
-        walked.append(part)
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file, applying ``--cfg-options`` whose keys exist."""
-    if not osp.isfile(path):
-        raise ToolError(f'config file not found: {path}')
-    try:
-        cfg = Config.fromfile(path)
-    except Exception as err:  # syntax errors, bad imports, bad bases
-        raise ToolError(f'cannot load config {path}: {type(err).__name__}: '
-                        f'{_one_line(err)}') from None
-    if cfg_options:
-        for key in cfg_options:
-            _check_key_exists(cfg, key)
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def load_run_config(args) -> Config:

@@ -11,6 +11,21 @@
   batch size, checked with ONNX Runtime.
 * :func:`deploy_checkpoint` -- all of it for a config and a checkpoint, with
   verification (what ``tools/deploy.py`` runs).
+
+The deploy form is stated once, by the conversion. A deploy config is the
+training model plus what :func:`convert_to_deploy` did to it (the folded
+pairs); :func:`build_deployed_model` builds the training form and repeats
+that conversion. It does *not* also set ``deploy=True`` in the model dicts:
+that flag exists only on some classes (RepVGG, mmpretrain's RepVGG and
+MobileOne), was found by inspecting constructor signatures, and cannot say
+anything about Conv -> BN folding, so the builder had to convert anyway --
+two statements of one thing, which could disagree for a class whose flag
+and ``switch_to_deploy()`` differ. The conversion works for every model,
+including re-parameterisable blocks without such a flag; its cost is
+building the training-form weights once before switching. A user who wants
+a class's own deploy flag writes it in a config (e.g.
+``configs/repvgg/repvgg_a0_deploy.py``, mmpretrain-style); such a model has
+nothing left to switch, so :func:`build_deployed_model` leaves it as built.
 """
 from .config import BUILDER, build_deployed_model, deploy_config
 from .convert import DeployInfo, convert_to_deploy

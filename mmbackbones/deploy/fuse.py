@@ -11,6 +11,18 @@ but that convolution's outputs. Then ``bn(conv(x))`` is ``conv'(x)`` with
 the folded kernel and bias of :func:`~mmbackbones.models.layers.fold_bn`,
 and the BatchNorm becomes an ``nn.Identity`` (its keys leave the state
 dict, the convolution gains a ``bias``).
+
+Fast path, where the order is known by construction: in mmcv's
+``ConvModule`` (``order`` with 'norm' right after 'conv') and in a plain
+``nn.Sequential`` (a conv child right before a BN child) the conv's output
+goes to the BN and nowhere else, *if* both are only ever called by that
+parent's own forward. :func:`structural_pairs` lists those candidates; one
+forward with call counters (no data-flow trace) checks that each conv, its
+BN and their parent ran equally often. When the checked candidates cover
+every foldable BatchNorm of the model, they are the answer; otherwise the
+full trace decides for the whole model (it is the authority; the fast path
+only skips it where it cannot find more). A test checks that both agree on
+every registered family.
 """
 from collections import defaultdict
 from typing import (Any, Callable, Dict, List, Optional, Sequence, Set,
@@ -36,6 +48,10 @@ def _plain_forwards(*classes) -> Set[Callable]:
 # affine map after them folds into weight and bias). A weight-standardised
 # conv, say, re-normalises its weight in forward and is left alone.
 _CONV_FORWARDS = _plain_forwards(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+try:
+    from mmcv.cnn import ConvModule
+except ImportError:  # pragma: no cover
+    ConvModule = None
 try:
     # mmcv's wrappers only add empty-tensor handling; its TF-style "SAME"
     # convolution (EfficientNet's strided convs) zero-pads the input, then
@@ -120,6 +136,54 @@ class _DataFlow(TorchFunctionMode):
                 self.readers[conv].add(None)
 
 
+ConvBNCandidate = Tuple[nn.Module, nn.Module, nn.Module]  # conv, bn, parent
+
+
+def _no_own_hooks(*modules: nn.Module) -> bool:
+    # A hook on the conv or the BN could read or change the tensor between
+    # them; only the trace sees what it does.
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
+def structural_pairs(model: nn.Module) -> List[ConvBNCandidate]:
+    """(conv, BN, parent) where the parent's forward feeds the conv's
+    output straight into the BN: a ``ConvModule`` whose ``order`` has
+    'norm' right after 'conv', and adjacent conv, BN children of a plain
+    ``nn.Sequential``. Candidates only: :func:`find_conv_bn_pairs` checks
+    with call counts that nothing else calls the conv or the BN."""
+    found = []
+    for parent in model.modules():
+        forward = type(parent).forward
+        if ConvModule is not None and forward is ConvModule.forward:
+            order = list(parent.order)
+            if parent.with_norm and order.index('norm') == \
+                    order.index('conv') + 1:
+                found.append((parent.conv, parent.norm, parent))
+        elif forward is nn.Sequential.forward:
+            children = list(parent._modules.values())
+            found += [(a, b, parent) for a, b in zip(children, children[1:])
+                      if is_foldable_conv(a) and is_foldable_bn(b)]
+    return [(conv, bn, parent) for conv, bn, parent in found
+            if is_foldable_conv(conv) and is_foldable_bn(bn)
+            and _no_own_hooks(conv, bn)]
+
+
+def _call_counts(model: nn.Module, inputs: Any,
+                 forward: Callable[[nn.Module, Any], Any]) -> Dict[int, int]:
+    """How often each module ran in one forward (by ``id``)."""
+    counts: Dict[int, int] = defaultdict(int)
+
+    def count(module, args):
+        counts[id(module)] += 1
+
+    hook = nn.modules.module.register_module_forward_pre_hook(count)
+    try:
+        forward(model, inputs)
+    finally:
+        hook.remove()
+    return counts
+
+
 def _shared_parameters(model: nn.Module) -> Set[int]:
     """ids of parameters owned by more than one module (tied weights)."""
     owners: Dict[int, int] = defaultdict(int)
@@ -133,8 +197,8 @@ def _shared_parameters(model: nn.Module) -> Set[int]:
 def find_conv_bn_pairs(
         model: nn.Module,
         inputs: torch.Tensor,
-        forward: Callable[[nn.Module, torch.Tensor], Any] = run_model
-) -> List[ConvBNPair]:
+        forward: Callable[[nn.Module, torch.Tensor], Any] = run_model,
+        fast_path: bool = True) -> List[ConvBNPair]:
     """The (conv name, BN name) pairs of ``model`` that can be fused.
 
     Args:
@@ -143,13 +207,48 @@ def find_conv_bn_pairs(
         inputs: An input that ``forward(model, inputs)`` accepts; small is
             fine (the pairs do not depend on the input size).
         forward: How to run the model; default :func:`run_model`.
+        fast_path: Try the structural pairs first (see the module
+            docstring); False: always trace the data flow.
+
+    Example:
+        >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        >>> find_conv_bn_pairs(model, torch.rand(1, 3, 8, 8))
+        [('0', '1')]
     """
     model.eval()
     names = {}
     for name, module in model.named_modules():
         names.setdefault(module, name)
-    convs = {m for m in names if is_foldable_conv(m)}
     bns = {m for m in names if is_foldable_bn(m)}
+    if not bns:
+        return []
+    shared = _shared_parameters(model)
+
+    def fusable(conv: nn.Module, bn: nn.Module) -> bool:
+        return (conv.out_channels == bn.num_features
+                and not any(id(p) in shared for p in conv.parameters()))
+
+    if fast_path:
+        candidates = [(conv, bn, parent)
+                      for conv, bn, parent in structural_pairs(model)
+                      if fusable(conv, bn)]
+        if {bn for _, bn, _ in candidates} == bns:
+            counts = _call_counts(model, inputs, forward)
+            if all(counts[id(conv)] == counts[id(bn)] == counts[id(parent)]
+                   > 0 for conv, bn, parent in candidates):
+                return _in_model_order(
+                    [(names[conv], names[bn]) for conv, bn, _ in candidates],
+                    names)
+    return _traced_pairs(model, inputs, forward, names, bns, fusable)
+
+
+def _traced_pairs(model: nn.Module, inputs: torch.Tensor,
+                  forward: Callable[[nn.Module, torch.Tensor], Any],
+                  names: Dict[nn.Module, str], bns: Set[nn.Module],
+                  fusable: Callable[[nn.Module, nn.Module], bool]
+                  ) -> List[ConvBNPair]:
+    """The pairs that the data-flow trace of one forward finds."""
+    convs = {m for m in names if is_foldable_conv(m)}
     flow = _DataFlow(convs, bns)
     hooks = [
         nn.modules.module.register_module_forward_pre_hook(flow.pre_hook),
@@ -163,13 +262,10 @@ def find_conv_bn_pairs(
             hook.remove()
     flow.mark_returned(outputs)
 
-    shared = _shared_parameters(model)
     pairs = []
     for conv, readers in flow.readers.items():
         bn = next(iter(readers)) if len(readers) == 1 else None
-        if (bn in bns and flow.bn_sources[bn] == {conv}
-                and conv.out_channels == bn.num_features
-                and not any(id(p) in shared for p in conv.parameters())):
+        if bn in bns and flow.bn_sources[bn] == {conv} and fusable(conv, bn):
             pairs.append((names[conv], names[bn]))
     return _in_model_order(pairs, names)
 

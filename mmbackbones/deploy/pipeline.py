@@ -17,8 +17,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmbackbones.converters.base import describe_mismatch, unwrap_state_dict
-from mmbackbones.engine import (CheckpointError, atomic_write,
-                                load_checkpoint_file, save_checkpoint_file)
+from mmbackbones.engine import (CheckpointError, load_checkpoint_file,
+                                save_checkpoint_file)
+from mmbackbones.utils import InputError, atomic_write, load_config
 from .config import config_text, deploy_config
 from .convert import DeployInfo, convert_to_deploy
 from .onnx import check_onnx, export_onnx
@@ -26,8 +27,11 @@ from .utils import (count_non_finite, non_finite_tensors, relative_error,
                     run_model)
 
 
-class DeployError(ValueError):
-    """Deployment refused; the message says why. Nothing was written."""
+class DeployError(InputError, ValueError):
+    """Deployment refused; the message says why. Nothing was written.
+
+    An :class:`~mmbackbones.utils.InputError`: the tools report it as one
+    line and exit status 2, like any bad input."""
 
 
 @contextmanager
@@ -83,15 +87,13 @@ def check_output_paths(inputs: Sequence[Tuple[str, str]],
                 raise DeployError(f'two outputs are the same file: {out}')
 
 
-def load_config(path: str) -> Config:
-    """Read a config and make its ``default_scope`` current."""
-    if not os.path.isfile(path):
-        raise DeployError(f'config not found: {path}')
+def load_model_config(path: str) -> Config:
+    """Read a config (the one :func:`~mmbackbones.utils.load_config`), check
+    that it has a model dict and make its ``default_scope`` current."""
     try:
-        cfg = Config.fromfile(path)
-    except Exception as err:  # syntax errors, bad imports, bad bases
-        raise DeployError(f'cannot read the config {path}: '
-                          f'{type(err).__name__}: {err}') from None
+        cfg = load_config(path)
+    except InputError as err:
+        raise DeployError(str(err)) from None
     if not isinstance(cfg.get('model'), dict):
         raise DeployError(f'{path} has no model dict')
     init_default_scope(cfg.get('default_scope', 'mmbackbones'))
@@ -244,7 +246,7 @@ def deploy_checkpoint(config: str,
     outputs = [out_pth, out_py] + ([onnx] if onnx else [])
     check_output_paths([('config', config), ('checkpoint', checkpoint)],
                        outputs)
-    cfg = load_config(config)
+    cfg = load_model_config(config)
     model = build_model(cfg.model, config)
     load_weights(model, checkpoint, config)
     inputs = example_inputs(model, batch, shape, seed)

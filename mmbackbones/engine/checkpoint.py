@@ -13,11 +13,10 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 import threading
 import warnings
 import zipfile
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -350,35 +349,8 @@ def load_checkpoint_file(path: Any,
     return checkpoint
 
 
-def atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Write a file through ``write(file_object)`` atomically: into a
-    temporary file in the same folder, flushed and fsynced, then renamed
-    over ``path``. A crash leaves the old file or the new one, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-    # mkstemp creates the file 0600; give it the permissions a plain open()
-    # would (0666 less the umask), so outputs are not accidentally private.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    # Make the rename itself durable.
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+# The one atomic-write routine (temporary file, fsync, rename).
+from mmbackbones.utils import atomic_write  # noqa: E402
 
 
 def save_checkpoint_file(obj: Any, path: str) -> None:

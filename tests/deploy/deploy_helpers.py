@@ -1,11 +1,13 @@
-"""Models for the deploy tests, importable by configs (``custom_imports``).
+"""Models and set-up for the deploy tests.
 
-Not a test module: pytest puts this folder on ``sys.path``, and the tool's
-subprocess gets it through ``PYTHONPATH``.
+Not a test module, and nothing here is registered: configs name these
+classes by import path (``type='deploy_helpers.TinyDetector'``), which
+mmengine's registry resolves by importing this module (pytest puts this
+folder on ``sys.path``; the tool's subprocess gets it through
+``PYTHONPATH``), so no test changes the registry another test sees.
 """
-from typing import List
+from typing import Iterator, List
 
-import pytest
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
@@ -14,18 +16,24 @@ from mmengine.model import BaseModel
 from mmbackbones.models import RepVGGBlock
 from mmbackbones.registry import MODELS
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny inputs run as fast on one torch thread, and much faster when
-    other processes compete for the cores (import it into a test module)."""
+def single_thread() -> Iterator[None]:
+    """Run a test on one torch thread: tiny inputs run as fast, and much
+    faster when other processes compete for the cores. A test module makes
+    it its autouse fixture, visibly:
+    ``one_thread = pytest.fixture(autouse=True)(single_thread)``."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
-@MODELS.register_module(force=True)
+#: The config ``type`` of each model here.
+TINY_DETECTOR = 'deploy_helpers.TinyDetector'
+WRONG_REPARAM_NET = 'deploy_helpers.WrongReparamNet'
+
+
 class TinyDetector(BaseModel):
     """A detector-shaped model: any backbone (built from its config, as
     mmdet does), a neck of conv-BN-ReLU per level and a head shared by all
@@ -52,15 +60,17 @@ class TinyDetector(BaseModel):
 
 
 class WrongReparamBlock(RepVGGBlock):
-    """A RepVGG block whose re-parameterisation is wrong (a bias offset):
-    the deploy tool must refuse its output."""
+    """A RepVGG block whose re-parameterisation is wrong (a bias offset
+    after the switch): the deploy tool must refuse its output."""
 
-    def reparameterize(self):
-        kernel, bias = super().reparameterize()
-        return kernel, bias + 0.1
+    def switch_to_deploy(self) -> None:
+        was_deploy = self.deploy
+        super().switch_to_deploy()
+        if not was_deploy:
+            with torch.no_grad():
+                self.branch_reparam.bias += 0.1
 
 
-@MODELS.register_module(force=True)
 class WrongReparamNet(nn.Module):
 
     def __init__(self):

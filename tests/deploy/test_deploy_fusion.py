@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 from backbone_checks import randomize_bn
-from deploy_helpers import TinyDetector, one_thread  # noqa: F401
+from deploy_helpers import TINY_DETECTOR, TinyDetector, single_thread
 from mmcv.cnn import ConvModule
 from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
 from mmcv.cnn.bricks.conv_ws import ConvWS2d
@@ -21,6 +21,8 @@ from mmbackbones.deploy import (build_deployed_model, check_onnx,
 from mmbackbones.deploy.families import default_variants
 from mmbackbones.models import RepVGG
 from mmbackbones.registry import MODELS
+
+one_thread = pytest.fixture(autouse=True)(single_thread)
 
 
 def convert_and_compare(model, x, **kwargs):
@@ -284,20 +286,39 @@ def test_mmpretrain_blocks_follow_the_protocol():
 
 
 def test_reparameterize_is_idempotent():
-    model = RepVGG(tiny_repvgg_cfg()['arch'], base_channels=8).eval()
+    """A second call changes no key, no value and no output."""
+    model = randomize_bn(RepVGG(tiny_repvgg_cfg()['arch'],
+                                base_channels=8)).eval()
+    x = torch.randn(1, 3, 32, 32)
     assert reparameterize(model)
     state = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        once = model(x)
     reparameterize(model)
-    assert model.state_dict().keys() == state.keys()
+    again = model.state_dict()
+    assert again.keys() == state.keys()
+    assert [k for k in state if not torch.equal(again[k], state[k])] == []
+    with torch.no_grad():
+        assert relative_error(model(x), once) == 0
 
 
 def test_build_deployed_model_gives_the_deploy_structure():
-    cfg = dict(model_type='TinyDetector', backbone=tiny_repvgg_cfg(),
+    """Module by module the converted model's structure, before any weight
+    is loaded; with its weights, its outputs."""
+    cfg = dict(model_type=TINY_DETECTOR, backbone=tiny_repvgg_cfg(),
                in_channels=[16, 32, 64])
     model = TinyDetector(**{k: v for k, v in cfg.items() if k != 'model_type'})
-    deployed, info, _ = convert_and_compare(model, torch.randn(1, 3, 32, 32))
-    rebuilt = build_deployed_model(fused_conv_bn=dict(info.fused), **cfg)
+    x = torch.randn(1, 3, 32, 32)
+    deployed, info, _ = convert_and_compare(model, x)
+    rebuilt = build_deployed_model(fused_conv_bn=dict(info.fused),
+                                   **cfg).eval()
+    assert [(n, type(m)) for n, m in rebuilt.named_modules()] == \
+        [(n, type(m)) for n, m in deployed.named_modules()]
+    assert count_bn(rebuilt) == 0 and rebuilt.backbone.deploy
     rebuilt.load_state_dict(deployed.state_dict(), strict=True)
+    with torch.no_grad():
+        assert relative_error(run_model(rebuilt, x),
+                              run_model(deployed, x)) == 0
 
 
 # --------------------------------------------------------------------- #

@@ -1,7 +1,6 @@
 """tools/deploy.py: end to end on a checkpoint of a real (short) training
 run, a detector-shaped config, and every refusal."""
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -11,12 +10,15 @@ import pytest
 import torch
 from backbone_checks import randomize_bn
 from conftest import REPO_ROOT, run_tool
-from deploy_helpers import TinyDetector, one_thread  # noqa: F401
+from deploy_helpers import (TINY_DETECTOR, WRONG_REPARAM_NET, TinyDetector,
+                            single_thread)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmbackbones.cli import deploy as deploy_cli
 from mmbackbones.cli import train as train_cli
+from mmbackbones.cli.common import call_tool
 from mmbackbones.deploy import convert_to_deploy, relative_error, run_model
 from mmbackbones.deploy.onnx import onnx_outputs
 from mmbackbones.engine import load_checkpoint_file
@@ -26,43 +28,25 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'deploy.py')
 HELPERS = osp.dirname(osp.abspath(__file__))
 TINY_ARCH = dict(num_blocks=(1, 2, 1, 1), width_factor=(1, 1, 1, 1))
 
-# A downstream config: our RepVGG recipe, a tiny arch.
-TRAIN_CONFIG = f"""
-from mmengine.config import read_base
-
-from mmbackbones.models import RepVGG
-
-with read_base():
-    from mmbackbones.configs.repvgg import *  # noqa: F401,F403
-
-model.update(
-    backbone=dict(type=RepVGG, arch={TINY_ARCH!r}, base_channels=8),
-    head=dict(model['head'], in_channels=64))
-"""
-
-# Another project's config style: string types, our backbone inside.
+# Another project's config style: string types (the detector's an import
+# path), our backbone inside.
 DETECTOR_CONFIG = f"""
 default_scope = 'mmbackbones'
-custom_imports = dict(imports=['deploy_helpers'], allow_failed_imports=False)
 model = dict(
-    type='TinyDetector',
+    type={TINY_DETECTOR!r},
     backbone=dict(type='RepVGG', arch={TINY_ARCH!r}, base_channels=8,
                   out_indices=(1, 2, 3)),
     in_channels=[16, 32, 64])
 """
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('deploy_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+one_thread = pytest.fixture(autouse=True)(single_thread)
 
 
 def deploy(*args):
     """Run the tool in this process (quick, no timing); its exit status."""
-    return load_tool().main([*map(str, args), '--shape', '32',
-                             '--speed-steps', '0'])
+    return call_tool(deploy_cli.main, [*map(str, args), '--shape', '32',
+                                       '--speed-steps', '0'],
+                     prog='deploy.py')
 
 
 def digest(path):
@@ -86,11 +70,19 @@ def build_and_load(config, checkpoint):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, tiny_imagenet):
-    """A tiny RepVGG classifier (a downstream config inheriting our RepVGG
-    recipe) trained for one epoch by tools/train.py's code (mmengine
-    Runner): its saved config and real checkpoint."""
+    """A tiny RepVGG classifier (our RepVGG recipe, a tiny arch) trained
+    for one epoch by tools/train.py's code (mmengine Runner): its saved
+    config and real checkpoint."""
     root = tmp_path_factory.mktemp('deploy_train')
-    config = write(root / 'tiny_repvgg.py', TRAIN_CONFIG)
+    # The recipe read from the repo and dumped (inheriting it by package
+    # name, ``from mmbackbones.configs.repvgg import *``, needs mmengine to
+    # find the installed package's files: tests/tools/test_cross_project).
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'repvgg.py'))
+    cfg.model.backbone = dict(type='mmbackbones.RepVGG', arch=TINY_ARCH,
+                              base_channels=8)
+    cfg.model.head.in_channels = 64
+    config = str(root / 'tiny_repvgg.py')
+    cfg.dump(config)
     work_dir = root / 'work'
     train_cli.main([
         config, '--work-dir', str(work_dir), '--no-validate', '--cfg-options',
@@ -130,7 +122,7 @@ def test_end_to_end_on_a_trained_checkpoint(trained, tmp_path):
     out, onnx = tmp_path / 'deployed.pth', tmp_path / 'deployed.onnx'
     proc = run_tool([TOOL, config, checkpoint, '--out', str(out), '--onnx',
                      str(onnx), '--shape', '32', '--speed-steps', '2'],
-                    env=dict(PYTHONPATH=HELPERS))
+                    env=dict(PYTHONPATH=os.pathsep.join([HELPERS, REPO_ROOT])))
     assert proc.returncode == 0, proc.stderr[-3000:]
     error = float(re.search(r'deploy vs original: max relative error (\S+)',
                             proc.stdout).group(1))
@@ -142,9 +134,11 @@ def test_end_to_end_on_a_trained_checkpoint(trained, tmp_path):
 
     # OUT.py + OUT.pth (weights_only, strict keys) give the deploy model.
     deploy_cfg = Config.fromfile(str(tmp_path / 'deployed.py'))
-    assert deploy_cfg.model.backbone.deploy is True
+    # The deploy form is stated once: the conversion, not also a flag.
+    assert 'deploy' not in deploy_cfg.model.backbone
     init_default_scope(deploy_cfg.default_scope)
     deployed = MODELS.build(deploy_cfg.model).eval()
+    assert deployed.backbone.deploy is True
     state = torch.load(str(out), weights_only=True)['state_dict']
     deployed.load_state_dict(state, strict=True)
     assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
@@ -170,8 +164,8 @@ def test_detector_config_with_the_backbone_inside(detector, tmp_path,
     printed = capsys.readouterr().out
     assert 'fused 4 Conv -> BN pair(s)' in printed  # 3 neck + shared head
     deploy_cfg = Config.fromfile(str(tmp_path / 'det_deploy.py'))
-    assert deploy_cfg.model.model_type == 'TinyDetector'
-    assert deploy_cfg.model.backbone.deploy is True
+    assert deploy_cfg.model.model_type == TINY_DETECTOR
+    assert 'deploy' not in deploy_cfg.model.backbone
     assert 'neck.0.conv' in deploy_cfg.model.fused_conv_bn
     deployed = build_and_load(str(tmp_path / 'det_deploy.py'), str(out))
     assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
@@ -192,7 +186,7 @@ def test_no_fuse_only_switches_blocks(detector, tmp_path):
 
 
 def test_a0_deploy_config_loads_deployed_recipe_weights():
-    """configs/repvgg/repvgg-A0_deploy.py builds what tools/deploy.py
+    """configs/repvgg/repvgg_a0_deploy.py builds what tools/deploy.py
     makes of configs/repvgg.py: the deploy weights load strictly."""
     init_default_scope('mmbackbones')
     recipe = MODELS.build(Config.fromfile(
@@ -200,7 +194,7 @@ def test_a0_deploy_config_loads_deployed_recipe_weights():
     info = convert_to_deploy(recipe, torch.randn(1, 3, 32, 32))
     assert info.fused == []  # nothing but re-parameterisable blocks
     deploy_model = MODELS.build(Config.fromfile(
-        osp.join(REPO_ROOT, 'configs', 'repvgg', 'repvgg-A0_deploy.py')).model)
+        osp.join(REPO_ROOT, 'configs', 'repvgg', 'repvgg_a0_deploy.py')).model)
     deploy_model.load_state_dict(recipe.state_dict(), strict=True)
 
 
@@ -270,17 +264,16 @@ def test_refuses_unsafe_and_corrupt_checkpoints(trained, tmp_path, capsys):
                           tmp_path / 'm.pth'), capsys,
                    'checkpoint not found')
     assert_refused(deploy(tmp_path / 'missing.py', checkpoint, '--out',
-                          tmp_path / 'm.pth'), capsys, 'config not found')
+                          tmp_path / 'm.pth'), capsys, 'config file not found')
 
 
 def test_refuses_a_deploy_model_that_differs(tmp_path, capsys):
     config = write(tmp_path / 'wrong.py', """
         default_scope = 'mmbackbones'
-        custom_imports = dict(imports=['deploy_helpers'])
-        model = dict(type='WrongReparamNet')
+        model = dict(type='deploy_helpers.WrongReparamNet')
     """)
     init_default_scope('mmbackbones')
-    model = randomize_bn(MODELS.build(dict(type='WrongReparamNet')))
+    model = randomize_bn(MODELS.build(dict(type=WRONG_REPARAM_NET)))
     checkpoint = tmp_path / 'wrong.pth'
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     out, onnx = tmp_path / 'w.pth', tmp_path / 'w.onnx'
@@ -343,6 +336,16 @@ def test_refuses_a_deploy_model_that_turns_nan(tmp_path, capsys,
     assert_refused(deploy(config, checkpoint, '--out', out), capsys,
                    r'the deploy model gives \d+ non-finite', out,
                    tmp_path / 'd.py')
+
+
+def test_a_refusal_is_the_one_bad_input_error():
+    """DeployError is the tools' ToolError (exit status 2 through the one
+    rule), still a ValueError for library callers."""
+    from mmbackbones.cli.common import EXIT_BAD_INPUT, ToolError
+    from mmbackbones.deploy import DeployError
+    assert issubclass(DeployError, ToolError)
+    assert issubclass(DeployError, ValueError)
+    assert DeployError.exit_code == EXIT_BAD_INPUT
 
 
 def test_relative_error_is_nan_safe():

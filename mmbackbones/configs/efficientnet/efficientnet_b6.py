@@ -4,11 +4,15 @@ from mmengine.config import read_base
 
 with read_base():
     from ..efficientnet import *  # noqa: F401,F403
+    from .._base_.pipeline_steps import update_step
 
 img_size = 528
 model.update(
     backbone=dict(model['backbone'], arch='b6'),
     head=dict(model['head'], in_channels=2304))
-train_dataloader.dataset.pipeline[1].scale = img_size
-val_dataloader.dataset.pipeline[1].crop_size = img_size
+update_step(train_dataloader.dataset.pipeline, 'EfficientNetRandomCrop',
+            scale=img_size)
+update_step(val_dataloader.dataset.pipeline, 'EfficientNetCenterCrop',
+            crop_size=img_size)
 test_dataloader = val_dataloader
+del update_step

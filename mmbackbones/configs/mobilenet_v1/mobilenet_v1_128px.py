@@ -6,8 +6,10 @@ from mmengine.config import read_base
 
 with read_base():
     from ..mobilenet_v1 import *  # noqa: F401,F403
+    from .._base_.pipeline_steps import update_step
 
-train_dataloader.dataset.pipeline[1].scale = 128
-val_dataloader.dataset.pipeline[1].scale = 146
-val_dataloader.dataset.pipeline[2].crop_size = 128
+update_step(train_dataloader.dataset.pipeline, 'RandomResizedCrop', scale=128)
+update_step(val_dataloader.dataset.pipeline, 'ResizeEdge', scale=146)
+update_step(val_dataloader.dataset.pipeline, 'CenterCrop', crop_size=128)
 test_dataloader = val_dataloader
+del update_step

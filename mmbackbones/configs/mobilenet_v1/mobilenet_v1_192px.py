@@ -6,8 +6,10 @@ from mmengine.config import read_base
 
 with read_base():
     from ..mobilenet_v1 import *  # noqa: F401,F403
+    from .._base_.pipeline_steps import update_step
 
-train_dataloader.dataset.pipeline[1].scale = 192
-val_dataloader.dataset.pipeline[1].scale = 219
-val_dataloader.dataset.pipeline[2].crop_size = 192
+update_step(train_dataloader.dataset.pipeline, 'RandomResizedCrop', scale=192)
+update_step(val_dataloader.dataset.pipeline, 'ResizeEdge', scale=219)
+update_step(val_dataloader.dataset.pipeline, 'CenterCrop', crop_size=192)
 test_dataloader = val_dataloader
+del update_step

@@ -7,6 +7,7 @@ from mmbackbones.models import RepVGG
 
 with read_base():
     from ..repvgg import *  # noqa: F401,F403
+    from .._base_.pipeline_steps import insert_before
 
 model.update(
     backbone=dict(type=RepVGG, arch='B3'),
@@ -14,16 +15,15 @@ model.update(
 
 # AutoAugment after the crop and flip; it pads with the mean colour (BGR,
 # as the images are loaded).
-train_pipeline = [
-    *train_pipeline[:-1],
+insert_before(
+    train_pipeline, 'PackInputs',
     dict(type=AutoAugment, policies='imagenet',
          hparams=dict(pad_val=[round(c) for c in data_preprocessor['mean']
-                               [::-1]])),
-    train_pipeline[-1],
-]
+                               [::-1]])))
 train_dataloader.update(
     dataset=dict(train_dataloader['dataset'], pipeline=train_pipeline))
 
 max_epochs = 200
 param_scheduler[1].update(end=max_epochs)  # the cosine phase
 train_cfg.update(max_epochs=max_epochs)
+del insert_before

@@ -353,7 +353,7 @@ def test_recipes():
                         'RandomFlip', 'AutoAugment', 'PackInputs']
     assert b3.train_dataloader.dataset.pipeline[3]['policies'] == 'imagenet'
     assert b3.model.head.loss.label_smooth_val == 0.1
-    assert recipe('repvgg', 'repvgg-A0_deploy.py').model.backbone.deploy
+    assert recipe('repvgg', 'repvgg_a0_deploy.py').model.backbone.deploy
 
 
 def test_every_preset_has_a_config():

@@ -1,0 +1,131 @@
+"""``python tools/deploy.py``: a trained checkpoint in deploy form, verified.
+
+    python tools/deploy.py CONFIG CHECKPOINT --out OUT.pth [--onnx OUT.onnx]
+
+writes ``OUT.pth`` (the deploy weights) and ``OUT.py`` (the training config
+with the model in deploy form): ``MODELS.build(Config.fromfile('OUT.py')
+.model)`` and a strict ``load_state_dict`` of ``OUT.pth`` (it loads with
+``weights_only=True``) give the deployed model. The deploy form switches
+every re-parameterisable block (RepVGG...) and folds every Conv -> BN pair
+(``--no-fuse``: only the former), anywhere in the model: a classifier, or a
+backbone inside a detector or segmentor config.
+
+Before writing, the deploy model must equal the original on random input in
+eval mode to 1e-5 relative error (with the checkpoint's weights), and with
+``--onnx`` ONNX Runtime must equal PyTorch to 1e-4 (dynamic batch size); the
+tool prints both errors and the measured inference speed-up, and refuses to
+write -- exit status 2, one line saying why (the rule of every tool:
+mmbackbones.cli.common) -- when anything differs, an output is NaN/inf, or
+the checkpoint is not of the config's architecture. Writes are atomic; no
+output may be an input. See docs/deploy.md.
+"""
+import argparse
+import logging
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import torch
+
+from .common import ArgumentParser, run_tool
+
+#: tools/analysis/benchmark.py's interleaved runner times the two forms
+#: (a source checkout's tools/; the timing moves into mmbackbones.analysis).
+_BENCHMARK_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))), 'tools', 'analysis')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = ArgumentParser(
+        prog='deploy.py',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='the training config')
+    parser.add_argument('checkpoint', help='the trained checkpoint')
+    parser.add_argument('--out', required=True, metavar='OUT.pth',
+                        help='deploy weights; the deploy config goes to '
+                        'OUT.py beside them')
+    parser.add_argument('--onnx', metavar='OUT.onnx',
+                        help='also export the deploy model to ONNX (dynamic '
+                        'batch size) and check it with ONNX Runtime')
+    parser.add_argument('--no-fuse', action='store_true',
+                        help='only switch the re-parameterisable blocks; do '
+                        'not fold Conv -> BN pairs')
+    parser.add_argument('--shape', type=int, nargs='+', default=[224],
+                        metavar='SIZE',
+                        help='input height [width] of the verification, '
+                        'the export and the timing (default: 224)')
+    parser.add_argument('--rtol', type=float, default=1e-5,
+                        help='largest relative error accepted between the '
+                        'deploy and the original model (default: 1e-5)')
+    parser.add_argument('--speed-steps', type=int, default=5,
+                        help='timed inference steps per model and memory '
+                        'format, batch 1 (default: 5; 0: do not time)')
+    args = parser.parse_args(argv)
+    if len(args.shape) not in (1, 2) or min(args.shape) < 1:
+        parser.error('--shape takes one or two positive sizes')
+    if args.speed_steps < 0:
+        parser.error('--speed-steps must be at least 0')
+    return args
+
+
+def measure_speedup(original: torch.nn.Module, deployed: torch.nn.Module,
+                    inputs: torch.Tensor, steps: int) -> str:
+    """Interleaved inference timing of both forms, each in its faster
+    memory format (tools/analysis/benchmark.py's runner)."""
+    if _BENCHMARK_DIR not in sys.path:
+        sys.path.insert(0, _BENCHMARK_DIR)
+    try:
+        from benchmark import make_runners, run_interleaved, summarise
+    except ImportError:  # an installed package without the source tools/
+        return ('inference speed-up not measured: tools/analysis/'
+                'benchmark.py is not beside this package')
+    models = {'ours': deployed, 'reference': original}
+    runners = make_runners(models, inputs, 'infer',
+                           ['contiguous_format', 'channels_last'],
+                           torch.device('cpu'), lambda: None)
+    run_interleaved(runners, warmup=1, steps=steps)
+    summary = summarise(runners, models)
+    medians = {r['model']: r['median_ms'] for r in summary['results']
+               if summary['best'][r['model']] == r['memory_format']}
+    return (f'inference speed-up {1 / summary["ratio"]:.2f}x: original '
+            f'{medians["reference"]:.1f} ms ({summary["best"]["reference"]}'
+            f'), deploy {medians["ours"]:.1f} ms ({summary["best"]["ours"]}'
+            f'), batch {inputs.shape[0]}, {tuple(inputs.shape[2:])}, '
+            f'{torch.get_num_threads()} threads, median of {steps} steps')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Deploy (see the module docstring); a refusal raises DeployError."""
+    args = parse_args(argv)
+    # Imported here: --help and a usage error need neither.
+    from mmengine.logging import MMLogger
+
+    from mmbackbones.deploy import deploy_checkpoint
+
+    # Building models logs at INFO level; this tool says what matters.
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
+
+    shape = args.shape * 2 if len(args.shape) == 1 else args.shape
+    # A DeployError (refusal, nothing written) is exit status 2.
+    result = deploy_checkpoint(
+        args.config, args.checkpoint, args.out, onnx=args.onnx,
+        fuse=not args.no_fuse, shape=shape, rtol=args.rtol)
+    info = result.info
+    print(f'switched {len(info.reparameterized)} re-parameterisable '
+          f'module(s), fused {len(info.fused)} Conv -> BN pair(s)')
+    print(f'deploy vs original: max relative error {result.error:.2e} '
+          f'(batch {result.inputs.shape[0]}, '
+          f'{tuple(result.inputs.shape[1:])}, eval mode)')
+    if result.onnx_error is not None:
+        print(f'ONNX Runtime vs PyTorch: max relative error '
+              f'{result.onnx_error:.2e}')
+    if args.speed_steps:
+        print(measure_speedup(result.original, result.deployed,
+                              result.inputs[:1], args.speed_steps))
+    print('wrote ' + ', '.join(result.written))
+
+
+def cli(argv: Optional[List[str]] = None) -> None:
+    """Run the tool and exit with its status (mmbackbones.cli.common)."""
+    run_tool(main, argv, prog='deploy.py')
