@@ -142,7 +142,8 @@ def _source_model(args, backbone, state) -> Optional[str]:
     return name
 
 
-def _verify(args, backbone, source_model, state) -> Optional[float]:
+def _verify(args, backbone, backbone_cfg, converted, source_model,
+            state) -> Optional[float]:
     """The verification's error, or None (with a note) when not run."""
     declared = declaration(backbone, args.source)
     if args.no_verify:
@@ -159,6 +160,10 @@ def _verify(args, backbone, source_model, state) -> Optional[float]:
     if reason:
         print(f'note: the output was not verified: {reason}')
         return None
+    # Our output that equals the reference's feature map (declared).
+    backbone = MODELS.build(
+        dict(backbone_cfg, out_indices=(declared.index, )))
+    backbone.load_state_dict(converted, strict=True)
     reference = build_reference(args.source, source_model, declared.build)
     left = load_into_reference(reference, state)
     size = max(args.verify_size, getattr(backbone, 'min_input_size', 1))
@@ -202,7 +207,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     model, backbone = _build_backbone(matching.model)
     converted = _convert(checkpoint, args.source, backbone)
     backbone.load_state_dict(converted, strict=True)
-    error = _verify(args, backbone, source_model, state)
+    backbone_cfg = matching.model.backbone if backbone is not model else \
+        matching.model
+    error = _verify(args, backbone, backbone_cfg, converted, source_model,
+                    state)
 
     from mmengine.config import Config
 

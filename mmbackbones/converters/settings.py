@@ -77,6 +77,7 @@ class SourceModels:
     implies: Tuple[Implied, ...] = ()
     features: Optional[str] = None
     build: Mapping[str, Any] = field(default_factory=dict)
+    index: int = -1  # our output (``out_indices``) that equals ``features``
 
 
 _DECLARED: Dict[Tuple[str, str], SourceModels] = {}
@@ -86,7 +87,8 @@ def declare_source(source: str, *backbone_types: str,
                    names: Callable[[nn.Module], List[str]],
                    implies: Sequence[Implied] = (),
                    features: Optional[str] = None,
-                   build: Optional[Mapping[str, Any]] = None) -> None:
+                   build: Optional[Mapping[str, Any]] = None,
+                   index: int = -1) -> None:
     """Declare the source models of some backbone types (see the module
     docstring). ``names(backbone)`` returns the candidates for a built
     backbone, most likely first ([] when its arch has none)."""
@@ -95,7 +97,7 @@ def declare_source(source: str, *backbone_types: str,
         raise ValueError(f'source must be one of {SOURCES}, got {source!r}')
     for name in backbone_types:
         _DECLARED[(name, source)] = SourceModels(
-            names, tuple(implies), features, dict(build or {}))
+            names, tuple(implies), features, dict(build or {}), index)
 
 
 def declaration(backbone: nn.Module, source: str) -> Optional[SourceModels]:
