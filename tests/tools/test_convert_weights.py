@@ -20,6 +20,10 @@ def test_torchvision_weights_to_pretrained_init(tmp_path):
                        '--config', CONFIG, str(src), str(out)])
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.is_file() and not list(tmp_path.glob('.*.tmp'))
+    # No settings declared for ShuffleNetV2: the config is written as is,
+    # and the tool says the output was not verified.
+    assert (tmp_path / 'converted.py').is_file()
+    assert 'not verified' in result.stdout
 
     # The converted file initialises the config's backbone via init_cfg.
     cfg = Config.fromfile(CONFIG)
