@@ -32,6 +32,8 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
+import torch
+
 from mmbackbones.converters import SOURCES, convert_state_dict
 from mmbackbones.converters.base import unwrap_state_dict
 from mmbackbones.converters.settings import (apply_settings,
@@ -98,10 +100,36 @@ def output_paths(args) -> tuple:
     return args.output, config_out
 
 
-def _build_backbone(model_cfg):
+def _build_backbone(model_cfg, meta: bool = False):
+    """``(model, backbone)``; ``meta``: structure only, on the meta device
+    (no initialisation: a 40M-parameter Darknet costs nothing), where the
+    model builds there."""
+    if meta:
+        try:
+            with torch.device('meta'):
+                return _build_backbone(model_cfg)
+        except Exception:  # e.g. a drop-path schedule read with .item()
+            pass
     model = MODELS.build(model_cfg)
     backbone = getattr(model, 'backbone', model)
     return model, backbone
+
+
+def _with_weights(backbone_cfg, state) -> torch.nn.Module:
+    """The backbone of ``backbone_cfg`` holding ``state`` (strict): built on
+    the meta device and given the tensors, else built and loaded."""
+    try:
+        with torch.device('meta'):
+            backbone = MODELS.build(backbone_cfg)
+        backbone.load_state_dict(state, strict=True, assign=True)
+        if not any(t.is_meta for t in (*backbone.parameters(),
+                                       *backbone.buffers())):
+            return backbone
+    except Exception:  # builds only on a real device: do that
+        pass
+    backbone = MODELS.build(backbone_cfg)
+    backbone.load_state_dict(state, strict=True)
+    return backbone
 
 
 def _convert(checkpoint, source, backbone):
@@ -161,9 +189,8 @@ def _verify(args, backbone, backbone_cfg, converted, source_model,
         print(f'note: the output was not verified: {reason}')
         return None
     # Our output that equals the reference's feature map (declared).
-    backbone = MODELS.build(
-        dict(backbone_cfg, out_indices=(declared.index, )))
-    backbone.load_state_dict(converted, strict=True)
+    backbone = _with_weights(
+        dict(backbone_cfg, out_indices=(declared.index, )), converted)
     reference = build_reference(args.source, source_model, declared.build)
     left = load_into_reference(reference, state)
     size = max(args.verify_size, getattr(backbone, 'min_input_size', 1))
@@ -197,8 +224,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from mmengine.registry import init_default_scope
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     init_default_scope(cfg.get('default_scope', 'mmbackbones'))
-    model, backbone = _build_backbone(cfg.model)
-    _convert(checkpoint, args.source, backbone)  # refuse early: wrong arch
+    # The user's model: its type, arch and shapes decide the rest.
+    model, backbone = _build_backbone(cfg.model, meta=True)
+    try:  # refuse early a checkpoint of another arch
+        convert_state_dict(checkpoint, args.source, backbone)
+    except ValueError as err:
+        raise ToolError(str(err)) from None
+    except Exception:  # a converter that needs real tensors: checked below
+        pass
     state = unwrap_state_dict(checkpoint)
     source_model = _source_model(args, backbone, state)
     settings = resolve_settings(cfg, backbone, args.source, source_model)

@@ -1,8 +1,7 @@
 """GoogLeNet weights: torchvision ``googlenet`` (our module names are
 torchvision's, so the converter only drops the heads)."""
 from .base import register_converter, rename_keys
-from .settings import (INCEPTION_MEAN, INCEPTION_STD, Implied,
-                       declare_source)
+from .settings import TORCHVISION_TRANSFORM_INPUT, declare_source
 
 
 @register_converter('torchvision', 'GoogLeNet')
@@ -13,10 +12,5 @@ def from_torchvision(state_dict, backbone):
 
 
 declare_source('torchvision', 'GoogLeNet', names=lambda b: ['googlenet'],
-               implies=[Implied(('*', ), 'torchvision builds its ImageNet weights with '
-                     'transform_input=True: the model re-normalises ImageNet-'
-                     'normalised input to [-1, 1] (_transform_input); ours '
-                     'leaves that to the data preprocessor',
-                     preprocess=dict(mean=list(INCEPTION_MEAN),
-                                     std=list(INCEPTION_STD)))],
-               features='inception5b', build=dict(init_weights=False))
+               implies=[TORCHVISION_TRANSFORM_INPUT], features='inception5b',
+               build=dict(init_weights=False))

@@ -12,8 +12,7 @@ from typing import Dict, List, Mapping
 import torch
 
 from .base import mmpretrain_backbone, register_converter, rename_keys
-from .settings import (INCEPTION_MEAN, INCEPTION_STD, Implied,
-                       declare_source)
+from .settings import TORCHVISION_TRANSFORM_INPUT, declare_source
 
 
 def _drop(backbone) -> List[str]:
@@ -42,12 +41,7 @@ def from_mmpretrain(state_dict: Mapping[str, torch.Tensor],
 # Our output 2 is Mixed_7c, timm's forward_features. timm's input
 # normalisation comes from its pretrained_cfg (settings.source_preprocess).
 declare_source('torchvision', 'InceptionV3', names=lambda b: ['inception_v3'],
-               implies=[Implied(('*', ), 'torchvision builds its ImageNet weights with '
-                     'transform_input=True: the model re-normalises ImageNet-'
-                     'normalised input to [-1, 1] (_transform_input); ours '
-                     'leaves that to the data preprocessor',
-                     preprocess=dict(mean=list(INCEPTION_MEAN),
-                                     std=list(INCEPTION_STD)))],
-               features='Mixed_7c', build=dict(init_weights=False), index=2)
+               implies=[TORCHVISION_TRANSFORM_INPUT], features='Mixed_7c',
+               build=dict(init_weights=False), index=2)
 declare_source('timm', 'InceptionV3', names=lambda b: ['inception_v3'],
                features='forward_features', index=2)

@@ -80,6 +80,16 @@ class SourceModels:
     index: int = -1  # our output (``out_indices``) that equals ``features``
 
 
+#: torchvision's GoogLeNet and Inception v3 weights: the model itself maps
+#: ImageNet-normalised input to [-1, 1]; ours leaves that to the data
+#: preprocessor, so the matching config normalises to [-1, 1] directly.
+TORCHVISION_TRANSFORM_INPUT = Implied(
+    ('*', ), 'torchvision builds its ImageNet weights with '
+    'transform_input=True: the model re-normalises ImageNet-normalised '
+    'input to [-1, 1] (googlenet.py / inception.py _transform_input); ours '
+    'leaves that to the data preprocessor',
+    preprocess=dict(mean=list(INCEPTION_MEAN), std=list(INCEPTION_STD)))
+
 _DECLARED: Dict[Tuple[str, str], SourceModels] = {}
 
 
