@@ -179,3 +179,16 @@ declare_source(
                               norm_cfg=dict(type='BN', eps=1e-3))),
     ],
     features='forward_features')
+
+
+# MobileNetV2: no settings beyond the keys (BN eps 1e-5 and symmetric
+# padding in torchvision, timm and ours); declared so that conversions are
+# verified.
+declare_source(
+    'torchvision', 'MobileNetV2',
+    names=lambda b: ['mobilenet_v2'] if b.widen_factor == 1.0 else [],
+    features='features')
+declare_source(
+    'timm', 'MobileNetV2',
+    names=lambda b: [f'mobilenetv2_{round(b.widen_factor * 100):03d}'],
+    features='forward_features')
