@@ -159,3 +159,17 @@ def test_verification_refuses_and_writes_nothing(tmp_path, capsys):
     assert code == 2 and 'nothing written' in err
     assert 'max relative error of the features' in err
     assert not pth.exists() and not py.exists()
+
+
+def test_verification_catches_keys_that_fit_another_arch(tmp_path, capsys):
+    # timm's resnet50d (deep stem + average-pooled shortcuts) loads strictly
+    # into ResNetV1c (deep stem, strided shortcuts: the shortcut layers are
+    # matched by order) -- a wrong model that only running it shows.
+    ref = timm.create_model('resnet50d')
+    code, _, err, pth, py = convert(capsys, 'timm',
+                                    'configs/resnet/resnet50_v1c.py', ref,
+                                    tmp_path / 'w.pth', '--verify-size',
+                                    '32')
+    assert code == 2 and 'differs from timm resnet50c' in err
+    assert 'downsample' in err and 'nothing written' in err
+    assert not pth.exists() and not py.exists()
