@@ -289,7 +289,18 @@ def resolve_settings(cfg, backbone: nn.Module, source: str,
                      source_model: Optional[str]) -> Settings:
     """The overrides the weights of ``source_model`` need, and how they
     differ from what ``cfg`` (whose ``model.backbone`` built ``backbone``)
-    builds. ``source_model`` None: only rows for every model (``'*'``)."""
+    builds. ``source_model`` None: only rows for every model (``'*'``).
+
+    Example:
+        >>> from mmengine.config import Config
+        >>> from mmbackbones.models import MobileNetV3
+        >>> cfg = Config(dict(model=dict(backbone=dict(
+        ...     type='MobileNetV3', arch='small_050'))))
+        >>> s = resolve_settings(cfg, MobileNetV3('small_050'), 'timm',
+        ...                      'mobilenetv3_small_050')
+        >>> s.backbone['norm_cfg'], [c.key for c in s.changes][0]
+        ({'type': 'BN', 'eps': 1e-05}, 'model.backbone.norm_cfg.eps')
+    """
     declared = declaration(backbone, source)
     rows = [r for r in (declared.implies if declared else ())
             if (source_model and r.applies_to(source_model))
