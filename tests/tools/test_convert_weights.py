@@ -8,6 +8,7 @@ from mmengine.registry import init_default_scope
 
 from mmbackbones.cli.common import call_tool
 from mmbackbones.cli.convert_weights import main
+from mmbackbones.models import ShuffleNetV2
 from mmbackbones.registry import MODELS
 
 CONFIG = 'configs/shufflenet_v2/shufflenet_v2_0_5x.py'
@@ -22,10 +23,11 @@ def test_torchvision_weights_to_pretrained_init(tmp_path):
                        '--config', CONFIG, str(src), str(out)])
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.is_file() and not list(tmp_path.glob('.*.tmp'))
-    # No settings declared for ShuffleNetV2: the config is written as is,
-    # and the tool says the output was not verified.
+    # ShuffleNetV2 needs no settings: the config is written as it is; the
+    # conversion was checked against torchvision's model.
     assert (tmp_path / 'converted.py').is_file()
-    assert 'not verified' in result.stdout
+    assert 'verified against torchvision shufflenet_v2_x0_5' in result.stdout
+    assert 'already has what' in result.stdout
 
     # The converted file initialises the config's backbone via init_cfg.
     cfg = Config.fromfile(CONFIG)
@@ -52,6 +54,13 @@ def test_refuses_wrong_source_arch_and_overwrite(tmp_path, capsys):
     assert not (tmp_path / 'o.py').exists()
     assert call_tool(main, args + [str(src)]) == 2
     assert 'never overwrites' in capsys.readouterr().err
+    # A pair without a declared reference: written, with a one-line note.
+    mm = tmp_path / 'mm.pth'
+    torch.save(ShuffleNetV2(widen_factor=0.5).state_dict(), mm)
+    assert call_tool(main, ['--source', 'mmpretrain', '--config', CONFIG,
+                            str(mm), str(tmp_path / 'mm_out.pth')]) == 0
+    assert 'note: the output was not verified: no mmpretrain reference' \
+        in capsys.readouterr().out
     # OUT's config would overwrite the config given.
     config_copy = tmp_path / 'mine.py'
     config_copy.write_text(open(CONFIG).read())
