@@ -240,8 +240,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     model, backbone = _build_backbone(matching.model)
     converted = _convert(checkpoint, args.source, backbone)
     backbone.load_state_dict(converted, strict=True)
-    backbone_cfg = matching.model.backbone if backbone is not model else \
-        matching.model
+    backbone_cfg = matching.model.get('backbone', matching.model)
     error = _verify(args, backbone, backbone_cfg, converted, source_model,
                     state)
 

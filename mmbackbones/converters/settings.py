@@ -268,11 +268,19 @@ def _merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
-def preprocessor_key(cfg) -> str:
-    """Where the config keeps its data preprocessor."""
+def backbone_key(cfg) -> str:
+    """Where the config keeps the backbone: ``model.backbone``, or
+    ``model`` for a config whose model is a backbone."""
+    return 'model.backbone' if 'backbone' in cfg.model else 'model'
+
+
+def preprocessor_key(cfg) -> Optional[str]:
+    """Where the config keeps its data preprocessor (None: a config whose
+    model is a bare backbone has none; the normalisation is then the
+    user's, recorded in the checkpoint's meta only)."""
     if 'data_preprocessor' in cfg:
         return 'data_preprocessor'
-    return 'model.data_preprocessor'
+    return 'model.data_preprocessor' if 'backbone' in cfg.model else None
 
 
 @dataclass
@@ -324,16 +332,17 @@ def resolve_settings(cfg, backbone: nn.Module, source: str,
                     f"{source}'s metadata for {source_model}")
 
     changes: List[Change] = []
-    user_bb = cfg.model.get('backbone', {})
+    bb_key = backbone_key(cfg)
+    user_bb = _get(cfg, bb_key)
     defaults = _defaults(backbone)
     for k, v in bb_over.items():
         explicit = k in user_bb
         current = user_bb[k] if explicit else defaults.get(k, _MISSING)
-        _diff(f'model.backbone.{k}', current, v, explicit,
+        _diff(f'{bb_key}.{k}', current, v, explicit,
               reasons[f'model.backbone.{k}'], changes)
     pp_key = preprocessor_key(cfg)
-    user_pp = _get(cfg, pp_key) or {}
-    for k, v in pp_over.items():
+    user_pp = (_get(cfg, pp_key) or {}) if pp_key else {}
+    for k, v in (pp_over if pp_key else {}).items():
         # mmpretrain's ClsDataPreprocessor: no mean/std normalises nothing,
         # to_rgb defaults to False.
         current = user_pp.get(k, False if k == 'to_rgb' else None)
@@ -354,10 +363,13 @@ def _get(cfg, dotted: str) -> Any:
 def apply_settings(cfg, settings: Settings):
     """A copy of ``cfg`` with the settings applied."""
     out = copy.deepcopy(cfg)
-    backbone = _plain(out.model.backbone)
-    out.model.backbone = _merge(backbone, settings.backbone)
-    if settings.preprocess:
-        key = preprocessor_key(out)
+    merged = _merge(_plain(_get(out, backbone_key(out))), settings.backbone)
+    if backbone_key(out) == 'model':
+        out.model = merged
+    else:
+        out.model.backbone = merged
+    key = preprocessor_key(out)
+    if settings.preprocess and key:
         merged = _merge(_plain(_get(out, key) or {}), settings.preprocess)
         if key == 'data_preprocessor':
             out.data_preprocessor = merged
