@@ -153,18 +153,11 @@ def _source_model(args, backbone, state) -> Optional[str]:
         return None
     name, why = infer_source_model(backbone, args.source, state, args.input)
     needs_name = any(r.models != ('*', ) for r in declared.implies)
-    if name is None and needs_name and reference_available(args.source):
-        candidates = declared.names(backbone)
-        raise ToolError(
-            f'cannot tell which {args.source} model {args.input} holds '
-            f'({why}), and their weights need different settings: pass '
-            f'--source-model, one of {candidates}')
     if name is None and needs_name:
         raise ToolError(
-            f'the settings of {args.source} weights for '
-            f'{type(backbone).__name__} depend on the model ('
-            f'{args.source} is not installed to tell): pass --source-model,'
-            f' one of {declared.names(backbone)}')
+            f'cannot tell which {args.source} model {args.input} holds '
+            f'({why}), and the settings its weights need depend on it: pass'
+            f' --source-model, one of {declared.names(backbone)}')
     if name:
         print(f'source model: {args.source} {name} ({why})')
     return name

@@ -403,6 +403,11 @@ def infer_source_model(backbone: nn.Module, source: str,
     if declared is None:
         return None, f'no {source} models are declared for ' \
             f'{type(backbone).__name__}'
+    if not reference_available(source):  # the arch alone may tell
+        names = declared.names(backbone)
+        if len(names) == 1:
+            return names[0], f'the only {source} model of this arch'
+        return None, f'{source} is not installed to tell {names} apart'
     names = [n for n in declared.names(backbone) if known_model(source, n)]
     if not names:
         return None, (f'{type(backbone).__name__} of this arch has no known '
