@@ -229,7 +229,8 @@ def _diff(key: str, current: Any, wanted: Any, explicit: bool, why: str,
           out: List[Change]) -> None:
     """Leaf differences of ``wanted`` against ``current`` (nested dicts
     compared key by key: only what must change is named)."""
-    if isinstance(wanted, Mapping) and isinstance(current, Mapping):
+    if isinstance(wanted, Mapping) and isinstance(current, Mapping) and \
+            not _other_type(current, wanted):
         for k, v in wanted.items():
             _diff(f'{key}.{k}', current.get(k, _MISSING), v, explicit, why,
                   out)
@@ -259,8 +260,16 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _other_type(base: Mapping, override: Mapping) -> bool:
+    """A layer dict of another ``type`` takes other arguments: it replaces
+    the config's (``act_cfg`` LeakyReLU -> ReLU drops ``negative_slope``)
+    instead of merging into it (``norm_cfg`` BN keeps its momentum)."""
+    return 'type' in override and override['type'] != base.get('type')
+
+
 def _merge(base: Any, override: Any) -> Any:
-    if isinstance(override, Mapping) and isinstance(base, Mapping):
+    if isinstance(override, Mapping) and isinstance(base, Mapping) and \
+            not _other_type(base, override):
         merged = {k: copy.deepcopy(_plain(v)) for k, v in base.items()}
         for k, v in override.items():
             merged[k] = _merge(merged.get(k), v)
