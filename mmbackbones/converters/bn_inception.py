@@ -12,6 +12,7 @@ from typing import Dict, List, Mapping, Tuple
 import torch
 
 from .base import register_converter, rename_keys
+from .settings import declare_source
 
 #: Cadene / Caffe layer-name suffix -> our branch module, per Inception row.
 _CAFFE_BRANCHES = (
@@ -130,3 +131,8 @@ def from_pytorchcv(state_dict: Mapping[str, torch.Tensor],
                             drop=[r'^output\.'])
     return _fold_conv_bias(converted, backbone)
 
+
+# BGR, 0-255, minus the BGR mean: from Cadene's pretrained_settings
+# (settings.source_preprocess).
+declare_source('pretrainedmodels', 'BNInception',
+               names=lambda b: ['bninception'], features='features')

@@ -9,16 +9,19 @@ torchvision and timm number the blocks per Table-1 stage, we (mmpretrain)
 per layer (Table 1's 80+112 and 192+320 stages share a layer). Blocks are
 matched in data-flow order.
 
-Padding and BN eps are not in a checkpoint: build ours to match the source
-(see the model-zoo page): symmetric padding (``conv_cfg=None``) for
-torchvision and timm ``efficientnet_*``, SAME (the default) for timm
-``tf_efficientnet_*``; BN eps 1e-5 for torchvision B0-B4 and timm
-``efficientnet_*``, 1e-3 (the default) otherwise.
+Padding, BN eps and the EdgeTPU activation are not in a checkpoint: the
+declarations below (:mod:`.settings`) give the overrides each source's
+weights need, which tools/convert_weights.py writes into the matching
+config: symmetric padding (``conv_cfg=None``) for torchvision and timm
+``efficientnet_*``, SAME (the default) for timm ``tf_efficientnet_*``; BN
+eps 1e-5 for torchvision B0-B4 and timm ``efficientnet_*``, 1e-3 (the
+default) otherwise; ReLU for EdgeTPU-S/M/L.
 """
 import re
 from typing import Dict, List, Mapping, Tuple
 
 from .base import mmpretrain_backbone, register_converter, rename_keys
+from .settings import Implied, declare_source
 from .mobilenet import (SE_TIMM, SE_TORCHVISION, TIMM_DS, TIMM_IR,
                         conv_bn_rules, prefix_rules, se_rules)
 
@@ -91,3 +94,47 @@ def from_timm(state_dict, backbone) -> Dict:
     pairs += conv_bn_rules('conv_head.', 'bn2.', _last(backbone))
     return rename_keys(state_dict, prefix_rules(pairs),
                        drop=[r'^classifier\.'])
+
+
+def _arch(backbone) -> str:
+    return backbone.arch if isinstance(backbone.arch, str) else ''
+
+
+_SYMMETRIC = dict(conv_cfg=None)
+_SAME = dict(conv_cfg=dict(type='Conv2dAdaptivePadding'))
+_EPS5 = dict(norm_cfg=dict(type='BN', eps=1e-5))
+_EPS3 = dict(norm_cfg=dict(type='BN', eps=1e-3))
+
+declare_source(
+    'torchvision', 'EfficientNet',
+    names=lambda b: [f'efficientnet_{_arch(b)}'] if _arch(b) in {
+        f'b{i}' for i in range(8)} else [],
+    implies=[
+        Implied(('*', ), "torchvision pads every conv symmetrically "
+                '((k - 1) // 2, Conv2dNormActivation), not TF SAME',
+                backbone=_SYMMETRIC),
+        Implied(('efficientnet_b[0-4]', ), "torchvision's B0-B4 use "
+                "BatchNorm2d's default eps 1e-5 (_efficientnet_conf)",
+                backbone=_EPS5),
+        Implied(('efficientnet_b[5-7]', ), "torchvision's B5-B7 use BN eps "
+                '1e-3 (_efficientnet_conf)', backbone=_EPS3),
+    ],
+    features='features')
+
+declare_source(
+    'timm', 'EfficientNet',
+    names=lambda b: [f'efficientnet_{_arch(b)}', f'tf_efficientnet_'
+                     f'{_arch(b)}'] if _arch(b) else [],
+    implies=[
+        Implied(('tf_efficientnet_*', ), "timm's tf_ ports of Google's "
+                "weights pad TF SAME and use TF's BN eps 1e-3 "
+                "(_gen_efficientnet: pad_type='same', BN_EPS_TF_DEFAULT)",
+                backbone=dict(**_SAME, **_EPS3)),
+        Implied(('efficientnet_*', ), "timm's own efficientnet_* pad "
+                "symmetrically and use BN eps 1e-5 (timm's defaults)",
+                backbone=dict(**_SYMMETRIC, **_EPS5)),
+        Implied(('*efficientnet_e[sml]', ), 'EfficientNet-EdgeTPU uses ReLU '
+                "(timm _gen_efficientnet_edge: act_layer='relu')",
+                backbone=dict(act_cfg=dict(type='ReLU'))),
+    ],
+    features='forward_features')

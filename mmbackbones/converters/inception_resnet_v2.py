@@ -12,6 +12,7 @@ from typing import Dict, Mapping
 import torch
 
 from .base import register_converter, rename_keys
+from .settings import declare_source
 
 
 @register_converter('pretrainedmodels', 'InceptionResNetV2')
@@ -20,3 +21,12 @@ def from_timm(state_dict: Mapping[str, torch.Tensor],
               backbone) -> Dict[str, torch.Tensor]:
     return rename_keys(state_dict, [],
                        drop=[r'^classif\.', r'^last_linear\.'])
+
+
+# The input normalisation ([-1, 1]) comes from timm's pretrained_cfg and
+# Cadene's pretrained_settings (settings.source_preprocess).
+declare_source('timm', 'InceptionResNetV2',
+               names=lambda b: ['inception_resnet_v2'],
+               features='forward_features')
+declare_source('pretrainedmodels', 'InceptionResNetV2',
+               names=lambda b: ['inceptionresnetv2'], features='features')

@@ -12,6 +12,7 @@ from typing import Dict, List, Mapping
 import torch
 
 from .base import mmpretrain_backbone, register_converter, rename_keys
+from .settings import TORCHVISION_TRANSFORM_INPUT, declare_source
 
 
 def _drop(backbone) -> List[str]:
@@ -35,3 +36,12 @@ def from_mmpretrain(state_dict: Mapping[str, torch.Tensor],
                     backbone) -> Dict[str, torch.Tensor]:
     return rename_keys(mmpretrain_backbone(state_dict, backbone), [],
                        drop=_drop(backbone))
+
+
+# Our output 2 is Mixed_7c, timm's forward_features. timm's input
+# normalisation comes from its pretrained_cfg (settings.source_preprocess).
+declare_source('torchvision', 'InceptionV3', names=lambda b: ['inception_v3'],
+               implies=[TORCHVISION_TRANSFORM_INPUT], features='Mixed_7c',
+               build=dict(init_weights=False), index=2)
+declare_source('timm', 'InceptionV3', names=lambda b: ['inception_v3'],
+               features='forward_features', index=2)

@@ -22,6 +22,7 @@ from typing import Dict, Mapping
 import torch
 
 from .base import register_converter, rename_keys
+from .settings import declare_source
 
 _FEATURE_NAMES = (
     'Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3', 'Mixed_3a',
@@ -54,3 +55,9 @@ def from_timm(state_dict: Mapping[str, torch.Tensor],
               backbone) -> Dict[str, torch.Tensor]:
     named = {_name_features(k): v for k, v in state_dict.items()}
     return rename_keys(named, _RULES, drop=[r'^last_linear\.'])
+
+
+# timm's input normalisation (Inception's [-1, 1]) comes from its
+# pretrained_cfg (settings.source_preprocess).
+declare_source('timm', 'InceptionV4', names=lambda b: ['inception_v4'],
+               features='forward_features')

@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from ..models.layers import InvertedResidual
 from .base import mmpretrain_backbone, register_converter, rename_keys
+from .settings import Implied, declare_source
 
 register_converter('mmpretrain', 'MobileNetV2', 'MobileNetV3')(
     mmpretrain_backbone)
@@ -107,9 +108,8 @@ def from_timm(state_dict, backbone) -> Dict:
     ``blocks`` entry (a conv + BN ``conv``/``bn1``). V3's ``conv_head``
     (after the pooling, with bias, no BN) belongs to the head: dropped.
 
-    Note that timm's MobileNetV3 BatchNorm eps is 1e-5, not torchvision's
-    and mmpretrain's 1e-3: build ours with ``norm_cfg=dict(type='BN',
-    eps=1e-5)`` for timm weights.
+    timm's MobileNetV3 BatchNorm eps is 1e-5, not torchvision's and
+    mmpretrain's 1e-3, and its ``tf_`` ports pad TF SAME: declared below.
     """
     stem, last = _ends(backbone)
     is_v2 = type(backbone).__name__ == 'MobileNetV2'
@@ -137,3 +137,58 @@ def from_timm(state_dict, backbone) -> Dict:
     else:  # the mismatch report of convert_state_dict names the keys
         drop = [r'^classifier\.', r'^conv_head\.']
     return rename_keys(state_dict, prefix_rules(pairs), drop=drop)
+
+
+def _v3_arch(backbone) -> str:
+    return backbone.arch if isinstance(backbone.arch, str) else ''
+
+
+def _timm_v3_names(backbone) -> list:
+    """Our ``large`` / ``small_075`` ... are timm's ``mobilenetv3_large_100``
+    / ``mobilenetv3_small_075``, and ``tf_`` ports of Google's weights."""
+    arch = _v3_arch(backbone)
+    if not arch:
+        return []
+    name = arch if '_' in arch else f'{arch}_100'
+    return [f'mobilenetv3_{name}', f'tf_mobilenetv3_{name}']
+
+
+declare_source(
+    'torchvision', 'MobileNetV3',
+    names=lambda b: [f'mobilenet_v3_{_v3_arch(b)}'] if _v3_arch(b) in (
+        'small', 'large') else [],
+    implies=[Implied(('*', ), "torchvision's MobileNetV3 pads "
+                     'symmetrically and uses BN eps 1e-3 (mobilenetv3.py: '
+                     'partial(nn.BatchNorm2d, eps=0.001))',
+                     backbone=dict(conv_cfg=None,
+                                   norm_cfg=dict(type='BN', eps=1e-3)))],
+    features='features')
+
+declare_source(
+    'timm', 'MobileNetV3',
+    names=_timm_v3_names,
+    implies=[
+        Implied(('mobilenetv3_*', ), "timm's own MobileNetV3 weights use BN "
+                'eps 1e-5 (timm default) and symmetric padding',
+                backbone=dict(conv_cfg=None,
+                              norm_cfg=dict(type='BN', eps=1e-5))),
+        Implied(('tf_mobilenetv3_*', ), "timm's tf_ ports of Google's "
+                "weights pad TF SAME and use BN eps 1e-3 (_gen_mobilenet_v3 "
+                "with pad_type='same', BN_EPS_TF_DEFAULT)",
+                backbone=dict(conv_cfg=dict(type='Conv2dAdaptivePadding'),
+                              norm_cfg=dict(type='BN', eps=1e-3))),
+    ],
+    features='forward_features')
+
+
+# MobileNetV2: no settings beyond the keys (BN eps 1e-5 and symmetric
+# padding in torchvision, timm and ours); declared so that conversions are
+# verified.
+declare_source(
+    'torchvision', 'MobileNetV2',
+    names=lambda b: ['mobilenet_v2'] if b.widen_factor == 1.0 else [],
+    features='features')
+declare_source(
+    'timm', 'MobileNetV2',
+    names=lambda b: [f'mobilenetv2_{round(b.widen_factor * 100):03d}'],
+    features='forward_features')

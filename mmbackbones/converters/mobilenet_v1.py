@@ -13,6 +13,7 @@ from typing import Dict
 
 from .base import register_converter, rename_keys
 from .mobilenet import conv_bn_rules, prefix_rules
+from .settings import declare_source
 
 
 @register_converter('timm', 'MobileNetV1')
@@ -29,3 +30,10 @@ def from_timm(state_dict, backbone) -> Dict:
                                f'{dst}pointwise_conv')
     return rename_keys(state_dict, prefix_rules(pairs),
                        drop=[r'^classifier\.'])
+
+
+# timm's MobileNetV1 weights take inputs in [-1, 1] (its pretrained_cfg).
+declare_source(
+    'timm', 'MobileNetV1',
+    names=lambda b: [f'mobilenetv1_{round(b.widen_factor * 100)}'],
+    features='forward_features')

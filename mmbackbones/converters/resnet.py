@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from .base import mmpretrain_backbone, register_converter, rename_keys
+from .settings import declare_source
 
 RESNET_TYPES = ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'SEResNet',
                 'SEResNeXt', 'ResNeSt', 'Res2Net')
@@ -83,3 +84,36 @@ def from_timm(state_dict, backbone):
         rules = _TIMM_DEEP_STEM + rules
     return align_downsample(rename_keys(state_dict, rules, drop=_HEAD),
                             backbone)
+
+
+def _resnet_names(backbone, suffixes: Mapping[str, str]) -> list:
+    """torchvision's / timm's name of our ResNet-family backbone:
+    ``resnet50``, ``resnext50_32x4d``, timm's ``resnet50d``,
+    ``seresnext50_32x4d``..."""
+    kind = type(backbone).__name__
+    if kind not in suffixes:
+        return []
+    depth = backbone.depth
+    if kind in ('ResNeXt', 'SEResNeXt'):
+        stem = 'seresnext' if kind == 'SEResNeXt' else 'resnext'
+        return [f'{stem}{depth}_{backbone.groups}x'
+                f'{backbone.width_per_group}d']
+    return [f'{suffixes[kind]}{depth}' + ('c' if kind == 'ResNetV1c' else
+                                         'd' if kind == 'ResNetV1d' else '')]
+
+
+_TORCHVISION_NAMES = dict(ResNet='resnet', ResNeXt='resnext')
+_TIMM_NAMES = dict(ResNet='resnet', ResNetV1c='resnet', ResNetV1d='resnet',
+                   ResNeXt='resnext', SEResNet='seresnet',
+                   SEResNeXt='seresnext')
+
+# No settings beyond the keys (BN eps 1e-5, ReLU, ImageNet normalisation in
+# all); declared so that the conversion is verified (a timm resnet50d
+# checkpoint has the same keys as ResNetV1c's once shortcuts are aligned by
+# order, but an average pool more: the verification refuses it).
+declare_source('torchvision', *_TORCHVISION_NAMES,
+               names=lambda b: _resnet_names(b, _TORCHVISION_NAMES),
+               features='layer4')
+declare_source('timm', *_TIMM_NAMES,
+               names=lambda b: _resnet_names(b, _TIMM_NAMES),
+               features='forward_features')

@@ -11,6 +11,7 @@ from typing import Dict, Mapping
 import torch
 
 from .base import register_converter, rename_keys
+from .settings import declare_source
 
 
 @register_converter('timm', 'ResNetV2')
@@ -26,3 +27,9 @@ def from_timm(state_dict: Mapping[str, torch.Tensor],
             (rf'^stages\.{i}\.blocks\.', f'layer{i + 1}.'),
         ]
     return rename_keys(state_dict, rules, drop=[r'^head\.', r'^fc\.'])
+
+
+# timm's ResNetV2 weights take inputs in [-1, 1] (its pretrained_cfg).
+declare_source('timm', 'ResNetV2',
+               names=lambda b: [f'resnetv2_{b.depth}'],
+               features='forward_features')

@@ -1,5 +1,6 @@
 """ShuffleNetV2 weights: torchvision ``shufflenet_v2_x*``, mmpretrain."""
 from .base import mmpretrain_backbone, register_converter, rename_keys
+from .settings import declare_source
 
 register_converter('mmpretrain', 'ShuffleNetV2')(mmpretrain_backbone)
 
@@ -21,3 +22,10 @@ def from_torchvision(state_dict, backbone):
                 rules.append((rf'^stage{stage}\.(\d+)\.{branch}\.{flat}\.',
                               rf'layers.{stage - 2}.\1.{branch}.{ours}.'))
     return rename_keys(state_dict, rules, drop=[r'^fc\.'])
+
+
+# No settings beyond the keys; declared so that conversions are verified.
+declare_source(
+    'torchvision', 'ShuffleNetV2',
+    names=lambda b: [f'shufflenet_v2_x{b.widen_factor:.1f}'.replace('.', '_')],
+    features='conv5')
