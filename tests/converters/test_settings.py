@@ -112,12 +112,12 @@ def test_torchvision_efficientnet_needs_padding_and_eps(tmp_path, capsys):
 
 def test_timm_darknet_needs_leaky_relu_slope(tmp_path, capsys):
     ref = randomize_bn(timm.create_model('darknet53')).eval()
-    code, out, err, pth, py = convert(capsys, 'timm', 'configs/darknet53.py',
+    code, out, err, pth, py = convert(capsys, 'timm', 'configs/darknet.py',
                                       ref, tmp_path / 'd.pth',
                                       '--verify-size', '32')
     assert code == 0, err
     assert 'act_cfg.negative_slope: 0.1 (the default) -> 0.01' in out
-    check_reproduces(py, pth, 'configs/darknet53.py', ref.forward_features,
+    check_reproduces(py, pth, 'configs/darknet.py', ref.forward_features,
                      torch.rand(1, 3, 32, 32))
 
 
