@@ -189,7 +189,7 @@ def _head_state(state: Mapping[str, Any], head) -> Dict[str, Any]:
     used = set()
     for key, value in ours.items():
         if not key.endswith('.weight') or value.dim() != 2:
-            if key.endswith('.bias') and key[:-5] + 'weight' in ours:
+            if key.endswith('.bias') and key[:-len('bias')] + 'weight' in ours:
                 continue  # taken with its weight
             return {}
         matches = [k for k, v in state.items() if isinstance(
@@ -232,13 +232,16 @@ def _load_weights(model, weights: str, source: Optional[str],
         if backbone_only and any(k.startswith('backbone.') for k in state):
             state = {k[len('backbone.'):]: v for k, v in state.items()
                      if k.startswith('backbone.')}
-        problem = describe_mismatch(state, model.state_dict())
+        expected = model.state_dict()
+        problem = describe_mismatch(state, expected)
         if problem:
+            shared = len(set(state) & set(expected))
+            hint = ('' if shared > len(expected) // 2 else
+                    ". Weights in torchvision's, timm's or another "
+                    "project's layout need source='torchvision' (or "
+                    "'timm', 'mmpretrain', ...)")
             raise ValueError(
-                f'{weights} does not fit this model: {problem}. A '
-                "checkpoint of torchvision, timm or another project's "
-                "layout needs source='torchvision' (or 'timm', "
-                "'mmpretrain', ...)")
+                f'{weights} does not fit this model: {problem}{hint}')
         model.load_state_dict(state, strict=True)
         return meta
     converted = convert_state_dict(state, source, backbone)
@@ -316,17 +319,32 @@ def get_model(name: str,
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope',
                                                       'mmbackbones')):
         model = MODELS.build(spec)
+    # No init_weights() here (as mmpretrain's get_model): the Runner
+    # applies the config's init_cfg when it trains, and a model built under
+    # torch.device('meta') cannot run it.
     meta: Dict[str, Any] = {}
-    if weights is None:
-        if not backbone_only:
-            model.init_weights()
-    else:
+    if weights is not None:
         meta = _load_weights(model, os.fspath(weights), source,
                              backbone_only)
     if not backbone_only:
-        model.dataset_meta = dict(meta.get('dataset_meta') or {}) or \
+        dataset_meta = dict(meta.get('dataset_meta') or {}) or \
             config_dataset_meta(cfg)
+        if len(dataset_meta.get('classes') or ()) != num_classes(model):
+            dataset_meta = {}  # e.g. head=dict(num_classes=10) on ImageNet
+        # mmpretrain's get_model keeps it as _dataset_meta (its inferencer
+        # reads that); ours is public too.
+        model.dataset_meta = model._dataset_meta = dataset_meta
     return model.eval()
+
+
+def num_classes(model) -> Optional[int]:
+    """The classes a classifier predicts (its head's ``num_classes``), or
+    ``None`` when the head does not say."""
+    for part in ('head', 'backbone'):  # VGG's classifier is its backbone's
+        value = getattr(getattr(model, part, None), 'num_classes', None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def config_dataset_meta(cfg) -> Dict[str, Any]:
@@ -351,4 +369,4 @@ def config_dataset_meta(cfg) -> Dict[str, Any]:
 
 
 __all__ = ['list_models', 'get_model', 'model_config', 'load_model_config',
-           'config_dataset_meta']
+           'config_dataset_meta', 'num_classes']
