@@ -102,3 +102,23 @@ def runner_checkpoint(tmp_path_factory):
                       'train_dataloader.dataset.data_prefix=val')
     ])
     return os.path.join(work_dir, 'epoch_1.pth')
+
+
+@pytest.fixture(scope='session')
+def demo_run(tmp_path_factory, digits_root):
+    """A real demo run with validation, for the tools that read a run
+    (tools/infer.py, analyze_logs.py): 2 epochs on the small val split,
+    every iteration logged. Returns ``(work_dir, digits_root)``; the run's
+    ``<timestamp>/vis_data/scalars.json`` has ``loss`` per iteration and
+    ``accuracy/top1`` per epoch."""
+    from mmbackbones.cli import train as train_cli
+    work_dir = str(tmp_path_factory.mktemp('demo_run'))
+    train_cli.main([
+        DEMO_CONFIG, '--work-dir', work_dir,
+        *demo_options(digits_root, 2, 'train_dataloader.num_workers=0',
+                      'val_dataloader.num_workers=0',
+                      'val_dataloader.persistent_workers=False',
+                      'train_dataloader.dataset.data_prefix=val',
+                      'default_hooks.logger.interval=1')
+    ])
+    return work_dir, digits_root
