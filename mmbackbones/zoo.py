@@ -133,7 +133,9 @@ def model_config(name: str) -> str:
     if not isinstance(name, str):
         raise TypeError(f'name must be a model name (see list_models()) or '
                         f'a config path, got {type(name).__name__}')
-    if name.endswith('.py') and osp.isfile(name):
+    if name.endswith('.py'):
+        if not osp.isfile(name):
+            raise ValueError(f'config file not found: {name}')
         return name
     names = _registry()
     key = _name_of_file(name)

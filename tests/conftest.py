@@ -122,3 +122,27 @@ def demo_run(tmp_path_factory, digits_root):
                       'default_hooks.logger.interval=1')
     ])
     return work_dir, digits_root
+
+
+def readme_blocks(section: str, lang: str) -> list:
+    """The ```lang code blocks of README.md's ``## section`` (to run the
+    commands the README shows)."""
+    import re
+    with open(os.path.join(REPO_ROOT, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    start = text.index(f'\n## {section}\n')
+    end = text.find('\n## ', start + 1)
+    body = text[start:end if end > 0 else None]
+    return re.findall(rf'```{lang}\n(.*?)```', body, flags=re.S)
+
+
+def readme_commands(section: str) -> list:
+    """The shell commands of a README section's bash blocks, one string per
+    command (backslash continuations joined, comments dropped)."""
+    commands = []
+    for block in readme_blocks(section, 'bash'):
+        for command in block.replace('\\\n', ' ').splitlines():
+            command = command.split('  #')[0].strip()
+            if command and not command.startswith('#'):
+                commands.append(' '.join(command.split()))
+    return commands

@@ -82,6 +82,8 @@ def test_unknown_name_gets_the_closest_names():
         mmbackbones.model_config('efficientnet-b3x')
     with pytest.raises(ValueError, match=r"unknown model key\(s\) \['hed'\]"):
         mmbackbones.get_model('resnet18', hed=dict(num_classes=3))
+    with pytest.raises(ValueError, match='config file not found: x/y.py'):
+        mmbackbones.get_model('x/y.py')
     with pytest.raises(ValueError, match='pass weights='):
         mmbackbones.get_model('resnet18', source='torchvision')
 
