@@ -32,7 +32,7 @@ CONFIG_ROOT = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 DEFAULT_VARIANT_KEY = 'default_variant'
 
 _cache: Dict[str, Tuple[Tuple[str, float], ...]] = {}
-_names: Dict[str, str] = {}
+_names: Dict[str, Dict[str, str]] = {}
 
 
 def _name_of_file(stem: str) -> str:
@@ -78,7 +78,7 @@ def _registry(root: str = CONFIG_ROOT) -> Dict[str, str]:
     files = _config_files(root)
     stamp = tuple((p, osp.getmtime(p)) for p in files)
     if _cache.get(root) == stamp and root in _names:
-        return _names[root]  # type: ignore[return-value]
+        return _names[root]
     names: Dict[str, str] = {}
     for path in files:
         is_recipe = osp.dirname(path) == root
@@ -90,7 +90,7 @@ def _registry(root: str = CONFIG_ROOT) -> Dict[str, str]:
                 f'and {path}; rename one')
         names[name] = path
     _cache[root] = stamp
-    _names[root] = names  # type: ignore[assignment]
+    _names[root] = names
     return names
 
 

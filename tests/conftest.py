@@ -146,3 +146,23 @@ def readme_commands(section: str) -> list:
             if command and not command.startswith('#'):
                 commands.append(' '.join(command.split()))
     return commands
+
+
+def run_readme_command(command: str, cwd: str, monkeypatch, capsys) -> str:
+    """Run ``python tools/X.py ARGS`` from the README as written, in this
+    process (the tool's own file through runpy, from ``cwd``; a fresh
+    interpreter per command costs seconds of imports). Returns its stdout;
+    a nonzero exit fails with its stderr."""
+    import runpy
+    import shlex
+    argv = shlex.split(command)
+    assert argv[0] == 'python' and argv[1].startswith('tools/'), command
+    tool = os.path.join(REPO_ROOT, argv[1])
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, 'argv', [tool, *argv[2:]])
+    capsys.readouterr()
+    try:
+        runpy.run_path(tool, run_name='__main__')
+    except SystemExit as exit_info:
+        assert not exit_info.code, capsys.readouterr().err[-3000:]
+    return capsys.readouterr().out

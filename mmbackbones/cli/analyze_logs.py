@@ -94,8 +94,9 @@ def val_keys(log: LogDict) -> List[str]:
 def curve(log: LogDict, key: str, path: str):
     """``(xs, ys, x_label)`` of ``key``: training records at
     ``step / iterations per epoch`` (fractional epochs), validation records
-    at their ``step``; a key of both (``time``) is training's (the epoch, in an epoch-based run); iterations when
-    the run is iteration-based (no ``epoch`` in its records)."""
+    at their ``step`` (the epoch, in an epoch-based run); iterations when
+    the run is iteration-based (no ``epoch`` in its records). A key of both
+    phases (``time``) is training's."""
     by_epoch = bool(log['train']) and 'epoch' in log['train'][-1]
     # A key of both phases (time, data_time) is training's; mmpretrain
     # took validation's.

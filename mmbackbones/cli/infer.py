@@ -19,7 +19,7 @@ Example:
 """
 import argparse
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .common import ArgumentParser, ToolError, check_checkpoint_arg, run_tool
 

@@ -182,10 +182,10 @@ MMPRETRAIN_APIS = textwrap.dedent("""
     model = get_model(config, pretrained=checkpoint)
     inferencer = ImageClassificationInferencer(config, pretrained=checkpoint)
     result = inferencer(image)[0]
-    print('RESULT', json.dumps(dict(classes=list(model._dataset_meta['classes']),
-                          label=int(result['pred_label']),
-                          name=result['pred_class'],
-                          score=float(result['pred_score']))))
+    classes = list(model._dataset_meta['classes'])
+    print('RESULT', json.dumps(dict(
+        classes=classes, label=int(result['pred_label']),
+        name=result['pred_class'], score=float(result['pred_score']))))
 """)
 
 
