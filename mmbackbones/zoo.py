@@ -12,7 +12,7 @@ configs (there is no second table to keep):
   ``shufflenet_v2_digits``.
 
 Example:
-    >>> import mmbackbones
+    >>> import torch, mmbackbones
     >>> mmbackbones.list_models('resnet5*')[:3]
     ['resnet50', 'resnet50_v1c', 'resnet50_v1d']
     >>> model = mmbackbones.get_model('resnet18', head=dict(num_classes=10))
@@ -238,10 +238,19 @@ def _load_weights(model, weights: str, source: Optional[str],
         problem = describe_mismatch(state, expected)
         if problem:
             shared = len(set(state) & set(expected))
-            hint = ('' if shared > len(expected) // 2 else
-                    ". Weights in torchvision's, timm's or another "
-                    "project's layout need source='torchvision' (or "
-                    "'timm', 'mmpretrain', ...)")
+            differ = (set(state) ^ set(expected)) | {
+                k for k in set(state) & set(expected)
+                if state[k].shape != expected[k].shape}
+            if all(k.startswith('head.') for k in differ):
+                hint = ('. Only the head differs: to fine-tune, train with '
+                        "load_from (the head may differ there) or take "
+                        'the backbone: backbone_only=True')
+            elif shared > len(expected) // 2:
+                hint = ''
+            else:
+                hint = (". Weights in torchvision's, timm's or another "
+                        "project's layout need source='torchvision' (or "
+                        "'timm', 'mmpretrain', ...)")
             raise ValueError(
                 f'{weights} does not fit this model: {problem}{hint}')
         model.load_state_dict(state, strict=True)

@@ -165,8 +165,9 @@ def test_our_checkpoint_loads_strictly_and_safely(tmp_path):
                                      backbone_only=True)
     torch.testing.assert_close(backbone.state_dict()['conv1.weight'],
                                model.state_dict()['backbone.conv1.weight'])
-    with pytest.raises(ValueError, match='head.fc.weight'):  # 3 vs 1000
-        mmbackbones.get_model('resnet18', weights=path)
+    with pytest.raises(ValueError, match='head.fc.weight') as err:
+        mmbackbones.get_model('resnet18', weights=path)  # 3 vs 1000 classes
+    assert 'Only the head differs' in str(err.value)
     unsafe = str(tmp_path / 'unsafe.pth')
     torch.save(dict(state_dict=model.state_dict(), hook=print), unsafe)
     with pytest.raises(CheckpointError, match='refusing to load'):
