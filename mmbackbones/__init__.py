@@ -27,4 +27,7 @@ from .engine.schemes import register_safe_schemes  # noqa: E402
 
 register_safe_schemes()
 
-__all__ = ['__version__']
+# The zoo: names from the config files (imports nothing heavy until used).
+from .zoo import get_model, list_models, model_config  # noqa: E402
+
+__all__ = ['__version__', 'get_model', 'list_models', 'model_config']

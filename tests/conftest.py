@@ -102,3 +102,67 @@ def runner_checkpoint(tmp_path_factory):
                       'train_dataloader.dataset.data_prefix=val')
     ])
     return os.path.join(work_dir, 'epoch_1.pth')
+
+
+@pytest.fixture(scope='session')
+def demo_run(tmp_path_factory, digits_root):
+    """A real demo run with validation, for the tools that read a run
+    (tools/infer.py, analyze_logs.py): 2 epochs on the small val split,
+    every iteration logged. Returns ``(work_dir, digits_root)``; the run's
+    ``<timestamp>/vis_data/scalars.json`` has ``loss`` per iteration and
+    ``accuracy/top1`` per epoch."""
+    from mmbackbones.cli import train as train_cli
+    work_dir = str(tmp_path_factory.mktemp('demo_run'))
+    train_cli.main([
+        DEMO_CONFIG, '--work-dir', work_dir,
+        *demo_options(digits_root, 2, 'train_dataloader.num_workers=0',
+                      'val_dataloader.num_workers=0',
+                      'val_dataloader.persistent_workers=False',
+                      'train_dataloader.dataset.data_prefix=val',
+                      'default_hooks.logger.interval=1')
+    ])
+    return work_dir, digits_root
+
+
+def readme_blocks(section: str, lang: str) -> list:
+    """The ```lang code blocks of README.md's ``## section`` (to run the
+    commands the README shows)."""
+    import re
+    with open(os.path.join(REPO_ROOT, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    start = text.index(f'\n## {section}\n')
+    end = text.find('\n## ', start + 1)
+    body = text[start:end if end > 0 else None]
+    return re.findall(rf'```{lang}\n(.*?)```', body, flags=re.S)
+
+
+def readme_commands(section: str) -> list:
+    """The shell commands of a README section's bash blocks, one string per
+    command (backslash continuations joined, comments dropped)."""
+    commands = []
+    for block in readme_blocks(section, 'bash'):
+        for command in block.replace('\\\n', ' ').splitlines():
+            command = command.split('  #')[0].strip()
+            if command and not command.startswith('#'):
+                commands.append(' '.join(command.split()))
+    return commands
+
+
+def run_readme_command(command: str, cwd: str, monkeypatch, capsys) -> str:
+    """Run ``python tools/X.py ARGS`` from the README as written, in this
+    process (the tool's own file through runpy, from ``cwd``; a fresh
+    interpreter per command costs seconds of imports). Returns its stdout;
+    a nonzero exit fails with its stderr."""
+    import runpy
+    import shlex
+    argv = shlex.split(command)
+    assert argv[0] == 'python' and argv[1].startswith('tools/'), command
+    tool = os.path.join(REPO_ROOT, argv[1])
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, 'argv', [tool, *argv[2:]])
+    capsys.readouterr()
+    try:
+        runpy.run_path(tool, run_name='__main__')
+    except SystemExit as exit_info:
+        assert not exit_info.code, capsys.readouterr().err[-3000:]
+    return capsys.readouterr().out

@@ -20,3 +20,4 @@ with read_base():
 
 data_preprocessor = dict(num_classes=1000, mean=[104, 117, 128],
                          std=[1, 1, 1], to_rgb=False)
+default_variant = 'bn_inception'  # its name in mmbackbones.list_models()

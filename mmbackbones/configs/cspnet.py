@@ -10,3 +10,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.cspnet import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_sgd_poly import *  # noqa: F401,F403
+default_variant = 'cspdarknet53'  # its name in mmbackbones.list_models()

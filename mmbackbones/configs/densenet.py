@@ -10,3 +10,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.densenet import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_sgd_step import *  # noqa: F401,F403
+default_variant = 'densenet121'  # its name in mmbackbones.list_models()

@@ -11,3 +11,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.efficientnet import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_rmsprop_efficientnet import *  # noqa: F401,F403,E501
+default_variant = 'efficientnet_b0'  # its name in mmbackbones.list_models()

@@ -20,3 +20,4 @@ param_scheduler = [
          gamma=0.1),
 ]
 train_cfg.update(max_epochs=max_epochs)
+default_variant = 'hrnet_w18'  # its name in mmbackbones.list_models()

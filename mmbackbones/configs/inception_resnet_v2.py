@@ -33,3 +33,4 @@ test_pipeline = [
 ]
 val_dataloader.dataset.pipeline = test_pipeline
 test_dataloader = val_dataloader
+default_variant = 'inception_resnet_v2'  # its name in mmbackbones.list_models()

@@ -13,3 +13,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.inception_v4 import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_rmsprop_inception import *  # noqa: F401,F403,E501
+default_variant = 'inception_v4'  # its name in mmbackbones.list_models()

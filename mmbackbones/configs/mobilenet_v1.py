@@ -22,3 +22,4 @@ with read_base():
 # mmengine's optimizer constructor: a conv whose groups equal its input
 # channels is depthwise; its weight gets weight_decay * 0.
 optim_wrapper.update(paramwise_cfg=dict(dwconv_decay_mult=0.0))
+default_variant = 'mobilenet_v1_1_0x'  # its name in mmbackbones.list_models()

@@ -10,3 +10,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.mobilenet_v2 import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_sgd_epochstep import *  # noqa: F401,F403
+default_variant = 'mobilenet_v2_1_0x'  # its name in mmbackbones.list_models()

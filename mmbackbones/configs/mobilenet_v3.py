@@ -10,3 +10,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.mobilenet_v3 import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_rmsprop_step import *  # noqa: F401,F403
+default_variant = 'mobilenet_v3_large'  # its name in mmbackbones.list_models()

@@ -19,3 +19,4 @@ optim_wrapper.update(
                    nesterov=False))
 param_scheduler[1].update(end=max_epochs)  # the cosine phase
 train_cfg.update(max_epochs=max_epochs)
+default_variant = 'repvgg_a0'  # its name in mmbackbones.list_models()

@@ -12,3 +12,4 @@ with read_base():
 max_epochs = 100
 param_scheduler[1].update(end=max_epochs)  # the cosine phase
 train_cfg.update(max_epochs=max_epochs)
+default_variant = 'res2net50_26w_4s'  # its name in mmbackbones.list_models()

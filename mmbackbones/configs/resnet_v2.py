@@ -8,3 +8,4 @@ from mmengine.config import read_base
 with read_base():
     from .resnet import *  # noqa: F401,F403
     from ._base_.models.resnet_v2 import *  # noqa: F401,F403
+default_variant = 'resnet_v2_50'  # its name in mmbackbones.list_models()

@@ -8,3 +8,4 @@ from mmengine.config import read_base
 with read_base():
     from .resnet import *  # noqa: F401,F403
     from ._base_.models.resnext import *  # noqa: F401,F403
+default_variant = 'resnext50_32x4d'  # its name in mmbackbones.list_models()

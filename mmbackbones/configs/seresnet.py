@@ -13,3 +13,4 @@ max_epochs = 100
 optim_wrapper['optimizer'].update(lr=0.6)
 param_scheduler[1].update(end=max_epochs)  # the cosine phase
 train_cfg.update(max_epochs=max_epochs)
+default_variant = 'seresnet50'  # its name in mmbackbones.list_models()

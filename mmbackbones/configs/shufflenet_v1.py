@@ -10,3 +10,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.shufflenet_v1 import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_sgd_linear import *  # noqa: F401,F403
+default_variant = 'shufflenet_v1_1_0x_g3'  # its name in mmbackbones.list_models()

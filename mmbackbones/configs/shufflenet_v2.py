@@ -8,3 +8,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.shufflenet_v2 import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_sgd_cosine import *  # noqa: F401,F403
+default_variant = 'shufflenet_v2_1_0x'  # its name in mmbackbones.list_models()

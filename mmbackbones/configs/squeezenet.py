@@ -21,3 +21,4 @@ param_scheduler = [
 ]
 train_cfg.update(max_epochs=max_epochs)
 auto_scale_lr.update(base_batch_size=512)
+default_variant = 'squeezenet1_0'  # its name in mmbackbones.list_models()

@@ -17,3 +17,4 @@ optim_wrapper.update(
                    nesterov=False))
 param_scheduler[1].update(end=max_epochs)  # the cosine phase
 train_cfg.update(max_epochs=max_epochs)
+default_variant = 'vgg16_bn'  # its name in mmbackbones.list_models()

@@ -12,3 +12,4 @@ with read_base():
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.vovnet import *  # noqa: F401,F403
     from ._base_.schedules.imagenet_sgd_step import *  # noqa: F401,F403
+default_variant = 'ese_vovnet39'  # its name in mmbackbones.list_models()

@@ -26,6 +26,8 @@ BAD_ARGUMENTS = {
     'tools/analysis/benchmark.py': ['configs/nope.py', '--reference',
                                     'torchvision:resnet18'],
     'tools/analysis/deploy_speed.py': ['--batch', '0'],
+    'tools/infer.py': [DEMO_CONFIG, 'x.pth', 'x.png', '--topk', '0'],
+    'tools/analysis/analyze_logs.py': ['plot_curve', 'x.json'],
     'tools/dist_train.sh': [DEMO_CONFIG],
     'tools/dist_test.sh': [DEMO_CONFIG, 'x.pth'],
     'tools/slurm_train.sh': ['partition'],
