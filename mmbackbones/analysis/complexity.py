@@ -283,10 +283,23 @@ def in_channels_of(model: nn.Module) -> int:
     return int(getattr(backbone_of(model), 'in_channels', 3) or 3)
 
 
+COUNTERS = ('mmengine', 'meta')
+
+
 def model_complexity(model: nn.Module, shape: Union[int, Sequence[int]],
-                     flops: bool = True) -> Complexity:
+                     flops: bool = True, counter: str = 'mmengine'
+                     ) -> Complexity:
     """Params and, with ``flops``, multiply-adds of ``model`` (a classifier
     with a ``backbone``, or a bare backbone) for one ``shape`` input.
+
+    Args:
+        model: The model (on the meta device for ``counter='meta'`` or
+            params only).
+        shape: ``S`` or ``(H, W)``.
+        flops: Count FLOPs too.
+        counter: ``'mmengine'`` (``FlopAnalyzer``: traces a real forward
+            pass, reports the operators it counts as 0) or ``'meta'``
+            (:class:`MetaFlopCounter`: the same totals, nothing computed).
 
     Example:
         >>> from mmbackbones.models import ShuffleNetV2
@@ -294,29 +307,42 @@ def model_complexity(model: nn.Module, shape: Union[int, Sequence[int]],
         >>> c.backbone_params, round(c.backbone_flops / 1e6, 1)
         (1253604, 147.8)
     """
+    if counter not in COUNTERS:
+        raise ValueError(f'counter must be one of {COUNTERS}, but it is '
+                         f'{counter!r}')
     h, w = check_shape(shape)
     backbone = backbone_of(model)
     result = Complexity(input_shape=(in_channels_of(model), h, w),
                         backbone_params=count_params(backbone),
                         model_params=count_params(model))
-    if flops:
-        device = next(model.parameters()).device
-        if device.type == 'meta':
-            raise ValueError('FLOPs are counted by running the model: build '
-                             'it on a real device, not meta')
-        inputs = torch.rand(1, *result.input_shape, device=device)
-        total, by_module, unsupported = count_flops(model, inputs)
-        result.model_flops = total
-        result.backbone_flops = (by_module.get('backbone', total)
-                                 if backbone is not model else total)
-        result.unsupported_ops = unsupported
+    if not flops:
+        return result
+    device = next(model.parameters()).device
+    if counter == 'meta':
+        inputs = torch.empty(1, *result.input_shape, device='meta')
+        if device.type != 'meta':
+            raise ValueError("counter='meta' needs a model on the meta "
+                             'device (build it under torch.device("meta"))')
+        result.model_flops = count_flops_meta(model, inputs)
+        result.backbone_flops = (count_flops_meta(backbone, inputs)
+                                 if backbone is not model else
+                                 result.model_flops)
+        return result
+    if device.type == 'meta':
+        raise ValueError("mmengine's counter runs the model: build it on a "
+                         "real device, not meta (or use counter='meta')")
+    inputs = torch.rand(1, *result.input_shape, device=device)
+    total, by_module, unsupported = count_flops(model, inputs)
+    result.model_flops = total
+    result.backbone_flops = (by_module.get('backbone', total)
+                             if backbone is not model else total)
+    result.unsupported_ops = unsupported
     return result
 
 
 def config_complexity(config, shape: Union[int, Sequence[int], None] = None,
                       flops: bool = True, reparameterize: bool = False,
-                      device: Union[str, torch.device] = 'cpu'
-                      ) -> Complexity:
+                      counter: str = 'mmengine') -> Complexity:
     """:func:`model_complexity` of the ``model`` of a config (a path or a
     loaded ``Config``) at ``shape`` (default: the config's test resolution,
     :func:`test_resolution`).
@@ -324,27 +350,24 @@ def config_complexity(config, shape: Union[int, Sequence[int], None] = None,
     Args:
         config: Config path or ``mmengine.Config``.
         shape: ``S`` or ``(H, W)``; None for the config's test crop.
-        flops: Count FLOPs (runs the model once) or only params (then the
-            model is built on the meta device unless ``device`` says).
+        flops: Count FLOPs (``counter='mmengine'`` runs the model once) or
+            only params (counted on the meta device).
         reparameterize: Count the inference structure: every
             re-parameterisable block switched (``switch_to_deploy()``,
             RepVGG's three branches become one 3x3 conv), as papers and
             mmpretrain count RepVGG. BatchNorm is not folded.
-        device: Where to build the model.
+        counter: ``'mmengine'`` or ``'meta'`` (see :func:`model_complexity`).
     """
     from mmengine.config import Config
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if shape is None:
         shape = test_resolution(cfg)
-    if not flops and device == 'cpu':
-        device = 'meta'
-    model = build_model(cfg.model, device)
+    on_meta = counter == 'meta' or not flops
+    model = build_model(cfg.model, 'meta' if on_meta else 'cpu')
     if reparameterize:
         from mmbackbones.deploy import reparameterize as switch
-        if device == 'meta' or str(device) == 'meta':
-            raise ValueError('reparameterize needs a real device')
         switch(model)
-    return model_complexity(model, shape, flops)
+    return model_complexity(model, shape, flops, counter)
 
 
 def test_resolution(cfg) -> Shape:
