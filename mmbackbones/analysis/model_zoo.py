@@ -410,7 +410,7 @@ Each family's page in `docs/model_zoo/` has the details and the sources.
   linear and matmul: one per multiply-add; BatchNorm, adaptive pooling and
   upsampling per element; additions, activations and max pooling 0), by
   `mmbackbones.analysis.complexity.MetaFlopCounter` on the meta device,
-  which gives exactly mmengine's totals (checked: {counter_check}).
+  which gives exactly mmengine's totals ({counter_check}).
   `python tools/analysis/get_flops.py CONFIG` prints them for any config.
 - **reference / error**: the implementation our weights convert from and
   the measured max relative error of our features against it with the
@@ -440,9 +440,11 @@ def render(facts: Dict[str, Dict[str, Any]], data: Dict[str, Any],
     """docs/model_zoo.md's text."""
     latency = measured.get('latency', {})
     check = measured.get('counter_check', {})
-    counter_check = (f'{check["configs"]} configs, every family, equal '
-                     f'to mmengine\'s `FlopAnalyzer` on {check["date"]}'
-                     if check else 'see tests/tools/test_get_flops.py')
+    counter_check = (f'equal to mmengine\'s `FlopAnalyzer` for '
+                     f'{check["configs"]} configs on {check["date"]}, listed '
+                     'in `docs/model_zoo_data.measured.json`; the tests '
+                     'check it on five families' if check else
+                     'tests/tools/test_get_flops.py')
     if latency:
         latency_note = (
             f'Measured {latency["date"]} on {latency["cpu"]} '
@@ -450,12 +452,12 @@ def render(facts: Dict[str, Dict[str, Any]], data: Dict[str, Any],
             f'torch {latency["torch"]}, a 2-core machine shared with other '
             f'jobs (1-min load {latency["load_1min"]["min"]:.1f}-'
             f'{latency["load_1min"]["max"]:.1f}): compare them with each '
-            'other, not with another machine. Only the variants with a '
-            'published top-1 were timed; `' + latency['command'] + '`.')
+            'other, not with another machine. Only the configs with a number '
+            'in this column were timed: `' + latency['command'] + '`.')
         steps = latency.get('steps', '-')
     else:
         latency_note, steps = 'Not measured yet.', '-'
-    lines = [HEADER.format(command=GENERATE_COMMAND, steps=steps,
+    lines = [HEADER.rstrip('\n').format(command=GENERATE_COMMAND, steps=steps,
                            anchor=f'`{ANCHOR}`', latency_note=latency_note,
                            counter_check=counter_check)]
     for name in ordered(facts, data):
@@ -562,6 +564,43 @@ def generate(recount: bool = False, log=None) -> Dict[str, Any]:
                 text=text, counted=counted)
 
 
+def record_latencies(names: List[str], result: Dict[str, Any], steps: int,
+                     argv: Optional[List[str]]) -> Dict[str, Any]:
+    """Measure (:func:`measure_latencies`) and describe the run: date,
+    command, CPU, threads and the machine's load while it ran."""
+    import datetime
+    import subprocess
+    import sys
+
+    import torch
+    configs = zoo_configs()
+    data = result['data']
+    names = names or [n for n in configs
+                      if data['variants'][n].get('top1') is not None]
+    unknown = sorted(set(names) - set(configs))
+    if unknown:
+        raise ValueError(f'--measure-latency: no config {unknown}; names '
+                         f'are as in docs/model_zoo.md, e.g. resnet/resnet18')
+    loads = [os.getloadavg()[0]]
+
+    def log(message):
+        loads.append(os.getloadavg()[0])
+        print(message, flush=True)
+
+    results = measure_latencies(names, configs, result['facts'], steps,
+                                log=log)
+    cpu = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
+    model = next((line.split(':', 1)[1].strip() for line in cpu.splitlines()
+                  if line.startswith('Model name')), 'unknown CPU')
+    return dict(
+        results=results, date=datetime.date.today().isoformat(),
+        command=' '.join(['python tools/gen_model_zoo.py'] +
+                         list(argv if argv is not None else sys.argv[1:])),
+        cpu=model, capability=torch.backends.cpu.get_cpu_capability(),
+        threads=torch.get_num_threads(), torch=torch.__version__,
+        steps=steps, load_1min=dict(min=min(loads), max=max(loads)))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """``python tools/gen_model_zoo.py [--check] [--recount] [--no-plot]``:
     regenerate docs/model_zoo.md and docs/model_zoo.png (``--check``: only
@@ -577,8 +616,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                         'ones')
     parser.add_argument('--no-plot', action='store_true',
                         help='do not redraw docs/model_zoo.png')
+    parser.add_argument('--measure-latency', nargs='*', metavar='CONFIG',
+                        help='time the deploy form of these configs (names '
+                        'as in the page; none: every config with a '
+                        'published top-1) and store the latencies')
+    parser.add_argument('--latency-steps', type=int, default=3,
+                        help='timed steps per model and format (default 3)')
     args = parser.parse_args(argv)
+    if args.latency_steps < 1:
+        parser.error('--latency-steps must be at least 1')
     result = generate(args.recount, log=print)
+    if args.measure_latency is not None and not args.check:
+        result['measured']['latency'] = record_latencies(
+            args.measure_latency, result, args.latency_steps, argv)
+        result['text'] = render(result['facts'], result['data'],
+                                result['measured'])
     if args.check:
         with open(DOC_FILE) as f:
             same = f.read() == result['text']
