@@ -524,7 +524,8 @@ def plot(facts: Dict[str, Dict[str, Any]], data: Dict[str, Any],
         ax.grid(True, which='both', alpha=0.3)
     note = ''
     if latency:
-        note = (f'latency: {latency["date"]}, {latency["cpu"]}, '
+        note = (f'latency: {latency["date"]}, {latency["cpu"]} '
+                f'({latency["capability"]}), '
                 f'{latency["threads"]} threads, shared machine (load '
                 f'{latency["load_1min"]["min"]:.0f}-'
                 f'{latency["load_1min"]["max"]:.0f})')
