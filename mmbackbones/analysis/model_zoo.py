@@ -507,7 +507,7 @@ def plot(facts: Dict[str, Dict[str, Any]], data: Dict[str, Any],
     for i, (page, pts) in enumerate(sorted(points.items())):
         style = dict(color=cmap(i % 20), marker=markers[i % len(markers)],
                      linestyle='none', markersize=6, label=page)
-        pts_f = sorted(pts)
+        pts_f = sorted(pts, key=lambda p: p[0])
         axes[0].plot([p[0] for p in pts_f], [p[2] for p in pts_f], **style)
         pts_l = sorted((p[1], p[2]) for p in pts if p[1] is not None)
         if pts_l:
