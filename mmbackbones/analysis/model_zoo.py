@@ -5,12 +5,16 @@ found by :func:`mmbackbones.deploy.families.config_paths`; the demo excluded)
 is one row. What the code can compute is computed:
 
 * parameters of the backbone and of the whole model, counted on the meta
-  device every time the page is generated;
+  device;
 * FLOPs (multiply-adds, :mod:`mmbackbones.analysis.complexity`) of the
   inference structure at the config's test resolution, also on the meta
   device (:class:`~mmbackbones.analysis.complexity.MetaFlopCounter`, which
-  gives mmengine's counts without running the model: all 144 configs in
-  about a minute instead of over an hour on 2 cores).
+  gives mmengine's counts without running the model: all 144 configs in a
+  few minutes on 2 loaded cores instead of over an hour with tracing).
+
+Both are kept in ``docs/model_zoo_data.measured.json`` with a digest of
+each config's model and test resolution (:func:`config_digest`);
+regenerating recounts the configs whose digest changed (``--recount``: all).
 
 What cannot be computed lives in ``docs/model_zoo_data.yaml``, written by
 hand from the per-family pages (docs/model_zoo/<family>.md) and
