@@ -41,12 +41,18 @@ def _natural_key(path: str) -> list:
             for part in re.split(r'(\d+)', path)]
 
 
-def _config_backbones(pattern: str) -> Iterator[Tuple[str, str, dict]]:
-    """(class name, config path, backbone cfg) of each config matching."""
+def config_paths(pattern: str) -> Iterator[str]:
+    """The config files matching ``pattern`` under CONFIG_DIR (``'*.py'``:
+    the recipes, ``'*/*.py'``: the variants), smallest variant first."""
     for path in sorted(glob.glob(os.path.join(CONFIG_DIR, pattern)),
                        key=_natural_key):
-        if os.path.basename(path).startswith('_'):
-            continue
+        if not os.path.basename(path).startswith('_'):
+            yield path
+
+
+def _config_backbones(pattern: str) -> Iterator[Tuple[str, str, dict]]:
+    """(class name, config path, backbone cfg) of each config matching."""
+    for path in config_paths(pattern):
         try:
             backbone = Config.fromfile(path).model.backbone
         except Exception:  # not a classifier config, or broken (the config
