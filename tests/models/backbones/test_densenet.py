@@ -230,10 +230,15 @@ def test_registry_builds_with_arguments():
     assert model.stages[0].block[0].conv1.out_channels == 16
 
 
-def test_stem_is_the_only_frozen_part_at_zero():
+def test_frozen_stages_never_freeze_the_stem_as_mmpretrain():
+    # mmpretrain's DenseNet: k freezes stages and transitions 0..k-1.
     model = DenseNet(arch=TINY, frozen_stages=0).train()
-    assert not any(p.requires_grad for p in model.stem.parameters())
-    assert all(p.requires_grad for p in model.stages.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+    model = DenseNet(arch=TINY, frozen_stages=1).train()
+    assert all(p.requires_grad for p in model.stem.parameters())
+    assert not any(p.requires_grad for p in model.stages[0].parameters())
+    assert not any(p.requires_grad for p in model.transitions[0].parameters())
+    assert all(p.requires_grad for p in model.stages[1].parameters())
     assert isinstance(model.stem[0], nn.Conv2d)
 
 
