@@ -55,8 +55,8 @@ class WrongReparamBlock(RepVGGBlock):
     """A RepVGG block whose re-parameterisation is wrong (a bias offset):
     the deploy tool must refuse its output."""
 
-    def reparameterize(self):
-        kernel, bias = super().reparameterize()
+    def equivalent_kernel_bias(self):
+        kernel, bias = super().equivalent_kernel_bias()
         return kernel, bias + 0.1
 
 

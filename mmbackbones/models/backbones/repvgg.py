@@ -198,7 +198,7 @@ class RepVGGBlock(nn.Module):
             out = self.se_layer(out)
         return self.act(out)
 
-    def reparameterize(self) -> Tuple[torch.Tensor, torch.Tensor]:
+    def equivalent_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """The (kernel, bias) of the one 3x3 convolution equal to the sum of
         the three branches (BN in eval mode, i.e. its running statistics)."""
         branches = [self.branch_3x3.norm, self.branch_1x1.norm]
@@ -229,7 +229,7 @@ class RepVGGBlock(nn.Module):
         if self.deploy:
             return
         with torch.no_grad():
-            kernel, bias = self.reparameterize()
+            kernel, bias = self.equivalent_kernel_bias()
         conv = self._make_reparam_conv().to(kernel)
         with torch.no_grad():
             conv.weight.copy_(kernel)
