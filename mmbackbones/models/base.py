@@ -18,9 +18,10 @@ the same for all families reads that one declaration:
   ``train()``;
 * the range checks of both, with errors naming the valid values;
 * ``feature_info``: channels and stride of every output, for necks;
-* the forward pass: stem, then each stage's modules in order (a plain
-  ``nn.Sequential`` member counts as its blocks), ``with_cp`` gradient
-  checkpointing block by block with BatchNorm statistics updated once.
+* the forward pass: stem, then each stage's modules in order, ``with_cp``
+  gradient checkpointing module by module (declare a stage as
+  ``self.blocks('layer1')`` to run it block by block) with BatchNorm
+  statistics updated once.
 
 Forgetting ``declare_stages`` is loud: forward, ``train()``,
 ``stage_modules()`` and ``feature_info`` raise a RuntimeError naming the
@@ -50,7 +51,8 @@ Example:
     ...         super().__init__(**base_args)
     ...         self.conv = nn.Conv2d(3, 8, 3, 2, 1)
     ...         self.layer1 = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1))
-    ...         self.declare_stages(stem=['conv'], stages=[['layer1']],
+    ...         self.declare_stages(stem=['conv'],
+    ...                             stages=[self.blocks('layer1')],
     ...                             channels=[16], strides=[4])
     >>> [tuple(o.shape) for o in Tiny(frozen_stages=0)(torch.rand(1, 3, 32,
     ...                                                            32))]
@@ -59,6 +61,7 @@ Example:
 import copy
 import logging
 from contextlib import contextmanager
+from numbers import Real
 from typing import (Callable, Iterator, List, NamedTuple, Optional,
                     Sequence, Tuple, Union)
 
@@ -263,18 +266,27 @@ class BaseBackbone(MMPretrainBaseBackbone):
                 'stages (see mmbackbones.models.base)')
         return self._layout
 
+    def blocks(self, path: str) -> List[str]:
+        """The paths of the children of the module at ``path``: a stage
+        declared as ``self.blocks('layer1')`` runs (and, under ``with_cp``,
+        is checkpointed) block by block.
+
+        >>> from mmbackbones.models import ResNet
+        >>> ResNet(depth=18).blocks('layer1')
+        ['layer1.0', 'layer1.1']
+        """
+        return [f'{path}.{name}'
+                for name, _ in self.get_submodule(path).named_children()]
+
     def _modules_at(self, paths: Names) -> List[nn.Module]:
-        """The modules at ``paths``; a plain ``nn.Sequential`` (one whose
-        forward is Sequential's) counts as its blocks."""
-        return [m for path in paths
-                for m in self._expand(self.get_submodule(path))]
+        return [self.get_submodule(path) for path in paths]
 
     def stem_modules(self) -> List[nn.Module]:
         """Modules run before the first stage, in order."""
         return self._modules_at(self._declared().stem)
 
     def stage_modules(self) -> List[List[nn.Module]]:
-        """One plain list of modules (blocks) per stage, in order."""
+        """One plain list of modules per stage, in order."""
         return [self._modules_at(s) for s in self._declared().stages]
 
     def freeze_unit_modules(self) -> List[List[nn.Module]]:
@@ -388,11 +400,11 @@ class BaseBackbone(MMPretrainBaseBackbone):
 
     def run_stage(self, stage: Union[nn.Module, Sequence[nn.Module]],
                   x: torch.Tensor) -> torch.Tensor:
-        """Run one stage's modules in order, each checkpointed under
-        ``with_cp`` wherever backward will reach it: behind frozen stages
-        the input needs no gradient but the stage's parameters do."""
-        blocks = (self._expand(stage) if isinstance(stage, nn.Module) else
-                  stage)
+        """Run one stage's modules in order (a single module: as one
+        block), each checkpointed under ``with_cp`` wherever backward will
+        reach it: behind frozen stages the input needs no gradient but the
+        stage's parameters do."""
+        blocks = [stage] if isinstance(stage, nn.Module) else stage
         if (self.with_cp and self.training and torch.is_grad_enabled()
                 and (x.requires_grad or any(
                     p.requires_grad for b in blocks for p in b.parameters()))):
@@ -402,13 +414,6 @@ class BaseBackbone(MMPretrainBaseBackbone):
         for block in blocks:
             x = block(x)
         return x
-
-    @staticmethod
-    def _expand(module: nn.Module) -> List[nn.Module]:
-        if (isinstance(module, nn.Sequential)
-                and type(module).forward is nn.Sequential.forward):
-            return list(module)
-        return [module]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
@@ -546,6 +551,22 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
             or value < minimum):
         what = 'a positive int' if minimum == 1 else f'an int >= {minimum}'
         raise ValueError(f'{name} must be {what}, but got {value!r}')
+    return value
+
+
+def check_positive_number(name: str, value, valid: str = '') -> float:
+    """``value``, or a ValueError naming ``name`` (and ``valid``, a hint
+    at the usual values) unless it is a real number > 0, not a bool.
+
+    >>> check_positive_number('width', 0, ' (e.g. 1.0)')
+    Traceback (most recent call last):
+    ...
+    ValueError: width must be a positive number (e.g. 1.0), but got 0
+    """
+    if (isinstance(value, bool) or not isinstance(value, Real)
+            or not value > 0):
+        raise ValueError(f'{name} must be a positive number{valid}, but got '
+                         f'{value!r}')
     return value
 
 

@@ -169,7 +169,7 @@ class Darknet(BaseBackbone):
         # As mmdet's Darknet (the reference: mmpretrain has none): conv1
         # is output 0, and frozen_stages=k freezes cr_blocks[:k] (0:
         # nothing, 1: conv1, k: conv1 and the first k - 1 stages).
-        stages = [[n] for n in self.cr_blocks[1:]]
+        stages = [self.blocks(n) for n in self.cr_blocks[1:]]
         self.declare_stages(
             stem=['conv1'], stages=stages,
             channels=(arch.stem_channels, *arch.channels),

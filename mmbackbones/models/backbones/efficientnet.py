@@ -335,7 +335,9 @@ class EfficientNet(BaseBackbone):
         # Outputs as mmpretrain's ``layers``: 0 the stem. Its frozen_stages
         # counts layers, not stages: k freezes layers.0..layers.{k-1}
         # (0: nothing, 1: the stem).
-        stages = [[f'layers.{i}'] for i in range(1, len(self.layers))]
+        stages = [self.blocks(f'layers.{i}')
+                  for i in range(1, len(self.layers) - 1)] + [
+                      [f'layers.{len(self.layers) - 1}']]  # the 1x1 head conv
         self.declare_stages(stem=['layers.0'], stages=stages,
                             channels=channels, strides=strides,
                             stem_is_output=True,

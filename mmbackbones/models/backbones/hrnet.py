@@ -32,8 +32,8 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmbackbones.registry import MODELS
 from ..base import (BaseBackbone, make_stage_strides,
                     shape_is_symbolic)
-from .resnet import (BasicBlock, Bottleneck, ResidualBlock, make_res_layer,
-                     resolve_pretrained)
+from .resnet import (BasicBlock, Bottleneck, make_res_layer,
+                     resolve_pretrained, zero_init_residual_blocks)
 
 __all__ = [
     'HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS', 'UPSAMPLE_NEAREST',
@@ -540,8 +540,4 @@ class HRNet(BaseBackbone):
         if self.zero_init_residual and self.pretrained_cfg is None:
             # Every block of the HR modules starts as the identity.
             for k in range(2, 5):
-                for m in getattr(self, f'stage{k}').modules():
-                    if (isinstance(m, ResidualBlock) and getattr(
-                            m.last_norm, 'weight', None) is not None):
-                        nn.init.zeros_(m.last_norm.weight)
-                        nn.init.zeros_(m.last_norm.bias)
+                zero_init_residual_blocks(getattr(self, f'stage{k}'))

@@ -357,9 +357,10 @@ class InceptionResNetV2(BaseBackbone):
         self.declare_stages(
             stem=['conv2d_1a', 'conv2d_2a', 'conv2d_2b'],
             stages=[['maxpool_3a', 'conv2d_3b', 'conv2d_4a'],
-                    ['maxpool_5a', 'mixed_5b', 'repeat'],
-                    ['mixed_6a', 'repeat_1'],
-                    ['mixed_7a', 'repeat_2', 'block8', 'conv2d_7b']],
+                    ['maxpool_5a', 'mixed_5b', *self.blocks('repeat')],
+                    ['mixed_6a', *self.blocks('repeat_1')],
+                    ['mixed_7a', *self.blocks('repeat_2'), 'block8',
+                     'conv2d_7b']],
             channels=_STAGE_CHANNELS, strides=_STAGE_STRIDES)
 
     def _make_blocks(self, branches: Sequence[Branch], index: int,

@@ -9,14 +9,13 @@ data pipeline, not of the network (see ``configs/mobilenet_v1/``).
 ``mmbackbones.converters`` maps timm's ``mobilenetv1_*`` weights.
 """
 from dataclasses import dataclass
-from numbers import Real
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, make_stage_strides
+from ..base import BaseBackbone, check_positive_number, make_stage_strides
 from ..layers import conv_norm_act, make_divisible
 
 __all__ = [
@@ -74,16 +73,6 @@ MOBILENET_V1_WIDEN_FACTORS = (1.0, 0.75, 0.5, 0.25)
 MOBILENET_V1_RESOLUTIONS = (224, 192, 160, 128)
 
 
-def _check_widen_factor(value) -> float:
-    positive = isinstance(value, Real) and not isinstance(value, bool) and \
-        value > 0
-    if not positive:
-        raise ValueError(
-            'widen_factor must be a positive number (paper Table 6: '
-            f'{list(MOBILENET_V1_WIDEN_FACTORS)}), but got {value!r}')
-    return value
-
-
 @MODELS.register_module()
 class MobileNetV1(BaseBackbone):
     """MobileNetV1 backbone.
@@ -135,7 +124,9 @@ class MobileNetV1(BaseBackbone):
             out_indices=out_indices, frozen_stages=frozen_stages,
             norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
             init_cfg=init_cfg)
-        self.widen_factor = _check_widen_factor(widen_factor)
+        self.widen_factor = check_positive_number(
+            'widen_factor', widen_factor,
+            f' (paper Table 6: {list(MOBILENET_V1_WIDEN_FACTORS)})')
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
@@ -152,7 +143,8 @@ class MobileNetV1(BaseBackbone):
             channels = out_channels
         self.declare_stages(
             stem=['conv1'],
-            stages=[[f'layer{i + 1}'] for i in range(len(stage_channels))],
+            stages=[self.blocks(f'layer{i + 1}')
+                    for i in range(len(stage_channels))],
             channels=stage_channels,
             strides=make_stage_strides(
                 2, [s.stride for s in MOBILENET_V1_STAGES]))

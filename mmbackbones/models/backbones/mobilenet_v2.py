@@ -8,13 +8,12 @@ A table (paper Table 2) over the shared
 ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
 from dataclasses import dataclass
-from numbers import Real
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, make_stage_strides
+from ..base import BaseBackbone, check_positive_number, make_stage_strides
 from ..layers import InvertedResidual, conv_norm_act, make_divisible
 
 __all__ = ['MobileNetV2', 'MOBILENET_V2_STAGES', 'MOBILENET_V2_WIDEN_FACTORS']
@@ -101,13 +100,9 @@ class MobileNetV2(BaseBackbone):
             out_indices=out_indices, frozen_stages=frozen_stages,
             norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
             init_cfg=init_cfg)
-        if (isinstance(widen_factor, bool)
-                or not isinstance(widen_factor, Real) or not widen_factor > 0):
-            raise ValueError(
-                'widen_factor must be a positive number (the paper\'s: '
-                f'{list(MOBILENET_V2_WIDEN_FACTORS)}), but got '
-                f'{widen_factor!r}')
-        self.widen_factor = widen_factor
+        self.widen_factor = check_positive_number(
+            'widen_factor', widen_factor,
+            f" (the paper's: {list(MOBILENET_V2_WIDEN_FACTORS)})")
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
@@ -128,8 +123,8 @@ class MobileNetV2(BaseBackbone):
         # list ends with it, so out_indices=7 / frozen_stages=8 reach it.
         self.declare_stages(
             stem=['conv1'],
-            stages=[[f'layer{i + 1}'] for i in range(len(stage_channels))]
-            + [['conv2']],
+            stages=[self.blocks(f'layer{i + 1}')
+                    for i in range(len(stage_channels))] + [['conv2']],
             channels=(*stage_channels, final),
             strides=make_stage_strides(
                 2, [s.stride for s in MOBILENET_V2_STAGES] + [1]))

@@ -390,9 +390,9 @@ class RepVGG(BaseBackbone):
             stage_channels.append(out_channels)
         #: The stage names, as mmpretrain's RepVGG lists them.
         self.stages = [f'stage_{i + 1}' for i in range(num_stages)]
-        self.declare_stages(stem=['stem'], stages=[[s] for s in self.stages],
-                            channels=stage_channels,
-                            strides=make_stage_strides(2, strides))
+        self.declare_stages(
+            stem=['stem'], stages=[self.blocks(s) for s in self.stages],
+            channels=stage_channels, strides=make_stage_strides(2, strides))
 
     def _make_stage(self, in_channels: int, out_channels: int,
                     num_blocks: int, stride: int, dilation: int,

@@ -39,7 +39,8 @@ from ..layers import conv_norm_act
 __all__ = [
     'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResidualBlock', 'BasicBlock',
     'Bottleneck', 'ResNetArch', 'RESNET_ARCHS', 'make_res_layer',
-    'make_downsample', 'resolve_pretrained', 'require_mmcv_ops'
+    'make_downsample', 'resolve_pretrained', 'require_mmcv_ops',
+    'zero_init_residual_blocks'
 ]
 
 
@@ -317,6 +318,17 @@ class Bottleneck(ResidualBlock):
         return self.norm3(self.conv3(out))
 
 
+def zero_init_residual_blocks(module: nn.Module) -> None:
+    """Zero the last norm of every :class:`ResidualBlock` in ``module``:
+    each block then starts as the identity (``zero_init_residual``, Goyal
+    et al. 2017, Sec. 5.1), its residual branch scaled by zero."""
+    for m in module.modules():
+        if (isinstance(m, ResidualBlock)
+                and getattr(m.last_norm, 'weight', None) is not None):
+            nn.init.zeros_(m.last_norm.weight)
+            nn.init.zeros_(m.last_norm.bias)
+
+
 def make_downsample(in_channels: int,
                     out_channels: int,
                     stride: int = 1,
@@ -582,9 +594,10 @@ class ResNet(BaseBackbone):
         self.feat_dim = self.stage_channels[-1]
         stem = (['stem'] if deep_stem else
                 ['conv1', self.norm1_name, 'relu']) + ['maxpool']
-        self.declare_stages(stem=stem, stages=[[n] for n in self.res_layers],
-                            channels=self.stage_channels,
-                            strides=make_stage_strides(4, self.strides))
+        self.declare_stages(
+            stem=stem, stages=[self.blocks(n) for n in self.res_layers],
+            channels=self.stage_channels,
+            strides=make_stage_strides(4, self.strides))
 
     # ----------------------------------------------------------------- #
     # Building
@@ -708,13 +721,7 @@ class ResNet(BaseBackbone):
         # Not over loaded weights, whether init_cfg is a dict or a list
         # holding the Pretrained entry (mmpretrain only checked a dict).
         if self.zero_init_residual and self.pretrained_cfg is None:
-            # Every block starts as the identity (Goyal et al. 2017, 5.1):
-            # the last norm of each residual branch scales it by zero.
-            for m in self.modules():
-                if (isinstance(m, ResidualBlock)
-                        and getattr(m.last_norm, 'weight', None) is not None):
-                    nn.init.zeros_(m.last_norm.weight)
-                    nn.init.zeros_(m.last_norm.bias)
+            zero_init_residual_blocks(self)
 
 
 @MODELS.register_module()

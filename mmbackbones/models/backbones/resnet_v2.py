@@ -241,7 +241,7 @@ class ResNetV2(BaseBackbone):
 
         self.declare_stages(
             stem=['conv1', 'maxpool'],
-            stages=[[f'layer{i + 1}'] for i in range(num_stages)],
+            stages=[self.blocks(f'layer{i + 1}') for i in range(num_stages)],
             channels=stage_channels,
             strides=make_stage_strides(4, self.strides))
 

@@ -191,7 +191,8 @@ class ShuffleNetV1(BaseBackbone):
 
         self.declare_stages(
             stem=['conv1', 'maxpool'],
-            stages=[[f'layers.{i}'] for i in range(len(self.layers))],
+            stages=[self.blocks(f'layers.{i}')
+                    for i in range(len(self.layers))],
             channels=stages, strides=make_stage_strides(4, [2, 2, 2]))
 
     @staticmethod

@@ -160,6 +160,7 @@ class ShuffleNetV2(BaseBackbone):
 
         self.declare_stages(
             stem=['conv1', 'maxpool'],
-            stages=[[f'layers.{i}'] for i in range(len(self.layers))],
+            stages=[self.blocks(f'layers.{i}')
+                    for i in range(len(self.layers))],
             channels=(*arch.stage_channels, arch.final_channels),
             strides=make_stage_strides(4, [2, 2, 2, 1]))

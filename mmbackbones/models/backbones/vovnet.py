@@ -253,7 +253,8 @@ class VoVNet(BaseBackbone):
                 self._make_stage(i, channels, spec, common))
             channels = spec.out_channels[i]
         self.declare_stages(
-            stem=['stem'], stages=[[f'stages.{i}'] for i in range(4)],
+            stem=['stem'],
+            stages=[self.blocks(f'stages.{i}') for i in range(4)],
             channels=spec.out_channels,
             strides=make_stage_strides(4, [1, 2, 2, 2]))
 
