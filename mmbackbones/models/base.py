@@ -245,17 +245,18 @@ class BaseBackbone(MMPretrainBaseBackbone):
         if not -1 <= self.frozen_stages < len(units):
             raise ValueError(
                 f'frozen_stages must be in -1..{len(units) - 1} for {name} '
-                f'(-1: none, k: {self._freeze_rule(stem, units)})'
+                f'(-1: none, k: {self._freeze_rule(stem, stages, units)})'
                 f', but got {self.frozen_stages}')
         self._layout = StageLayout(stem, stages, bool(stem_is_output), units)
         self._freeze_stages()
 
     @staticmethod
-    def _freeze_rule(stem: Tuple[str, ...], units) -> str:
-        if units == (stem, *units[1:]) and stem:
-            return 'the stem and the first k stages'
-        return 'freeze units 0..k: ' + ', '.join(
-            '+'.join(u) or '(nothing)' for u in units[:3]) + ', ...'
+    def _freeze_rule(stem, stages, units) -> str:
+        if units == (stem, *stages):
+            return ('the stem and the first k stages' if stem else
+                    'the first k stages')
+        shown = ', '.join('+'.join(u) or 'nothing' for u in units[:2])
+        return f'freeze units 0..k, which are {shown}, ...'
 
     def _declared(self) -> StageLayout:
         if self._layout is None:

@@ -19,8 +19,8 @@ class Tiny(BaseBackbone):
         self.layer1 = nn.Sequential(nn.Conv2d(4, 8, 3, 2, 1), nn.ReLU())
         self.layer2 = nn.Conv2d(8, 16, 3, 2, 1)
         if declare:
-            self.declare_stages(stem=['conv'], stages=[['layer1'],
-                                                       ['layer2']],
+            self.declare_stages(stem=['conv'],
+                                stages=[self.blocks('layer1'), ['layer2']],
                                 channels=[8, 16], strides=[4, 8],
                                 freeze_units=freeze_units)
 
@@ -67,7 +67,8 @@ def test_stages_are_plain_lists_of_the_registered_modules():
     model = Tiny()
     stages = model.stage_modules()
     assert [type(s) for s in stages] == [list, list]
-    # A plain Sequential counts as its blocks.
+    # blocks('layer1') names its children: the stage runs block by block.
+    assert model.blocks('layer1') == ['layer1.0', 'layer1.1']
     assert stages[0] == list(model.layer1) and stages[1] == [model.layer2]
     assert model.stem_modules() == [model.conv]
     assert [tuple(o.shape) for o in model.eval()(torch.rand(1, 3, 16, 16))
@@ -87,7 +88,9 @@ def test_frozen_stages_follow_the_declared_freeze_units():
     model = Tiny(frozen_stages=1).train()
     frozen = {n.split('.')[0] for n, p in model.named_parameters()
               if not p.requires_grad}
-    assert frozen == {'conv', 'layer1'} and not model.layer1.training
+    assert frozen == {'conv', 'layer1'}
+    assert not any(m.training for m in (model.conv, *model.layer1))
+    assert model.layer2.training
     # A family counting like its reference declares its units: here 0
     # freezes nothing and 1 the stem.
     model = Tiny(frozen_stages=1, freeze_units=[[], ['conv'],
