@@ -160,7 +160,10 @@ class ShuffleNetV2(BaseBackbone):
 
         self.declare_stages(
             stem=['conv1', 'maxpool'],
+            # The units one by one; Conv5 as one module (its in-place ReLU
+            # must not be checkpointed apart from its BN).
             stages=[self.blocks(f'layers.{i}')
-                    for i in range(len(self.layers))],
+                    for i in range(len(self.layers) - 1)]
+            + [[f'layers.{len(self.layers) - 1}']],
             channels=(*arch.stage_channels, arch.final_channels),
             strides=make_stage_strides(4, [2, 2, 2, 1]))
