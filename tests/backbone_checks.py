@@ -103,21 +103,21 @@ def check_bad_input(model: nn.Module, x: torch.Tensor) -> None:
 
 
 def check_frozen_stages(factory: Factory, frozen: int) -> None:
-    """The stem and the first ``frozen`` stages stay frozen through
-    ``train()``; the rest trains."""
+    """Freeze units ``0..frozen`` (by default the stem and the first
+    ``frozen`` stages) stay frozen through ``train()``; the rest trains."""
     model = factory(frozen_stages=frozen)
     assert model.train() is model  # train() returns self
-    frozen_modules = model.stem_modules() + model.stage_modules()[:frozen]
+    units = model.freeze_unit_modules()
+    frozen_modules = [m for unit in units[:frozen + 1] for m in unit]
     frozen_params = {id(p) for m in frozen_modules for p in m.parameters()}
-    assert frozen_params or frozen == 0  # a stem may have no parameters
+    assert frozen_params or frozen <= 1  # a stem may have no parameters
     for p in model.parameters():
         assert p.requires_grad == (id(p) not in frozen_params)
     for m in frozen_modules:
         for sub in m.modules():
             assert not sub.training
-    trainable = model.stage_modules()[frozen:]
-    for m in trainable:
-        assert all(sub.training for sub in m.modules())
+    for unit in units[frozen + 1:]:
+        assert all(sub.training for m in unit for sub in m.modules())
 
 
 def check_norm_eval(factory: Factory, x: torch.Tensor) -> None:
@@ -276,7 +276,8 @@ class BackboneContract:
         check_bad_input(self.build(), self.x())
 
     def test_frozen_stages(self):
-        for frozen in sorted({0, self.num_stages // 2, self.num_stages}):
+        last = len(self.build().freeze_unit_modules()) - 1  # the declared
+        for frozen in sorted({0, last // 2, last}):
             check_frozen_stages(self.build, frozen)
 
     def test_norm_eval(self):

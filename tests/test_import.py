@@ -41,13 +41,23 @@ FAMILIES = {
 
 def test_import_registers_every_family():
     assert len(FAMILIES) == 25
+    # Registered at ``import mmbackbones``, and every backbone class
+    # ``mmbackbones.models`` exports (abstract bases aside) is registered.
     code = ('import mmbackbones\n'
             'from mmbackbones.models.base import BaseBackbone\n'
             'from mmbackbones.registry import MODELS\n'
             'print(" ".join(sorted(k for k, v in MODELS.module_dict.items()'
-            ' if isinstance(v, type) and issubclass(v, BaseBackbone))))')
+            ' if isinstance(v, type) and issubclass(v, BaseBackbone))))\n'
+            'import inspect, mmbackbones.models as m\n'
+            'print(" ".join(sorted(n for n in m.__all__ if inspect.isclass('
+            'getattr(m, n)) and issubclass(getattr(m, n), BaseBackbone) and '
+            'not inspect.isabstract(getattr(m, n)))))')
     result = run_tool(['-c', code])
     assert result.returncode == 0, result.stderr[-2000:]
-    registered = set(result.stdout.split())
+    registered_line, exported_line = result.stdout.splitlines()[-2:]
+    registered = set(registered_line.split())
     missing = {f: t for f, t in FAMILIES.items() if t not in registered}
     assert not missing, f'families not registered at import: {missing}'
+    exported = set(exported_line.split()) - {'BaseBackbone', 'CSPNet'}
+    assert exported - registered == set()
+    assert len(registered) >= len(FAMILIES) + 4  # variants: ResNetV1c...

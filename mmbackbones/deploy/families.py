@@ -62,8 +62,7 @@ def _config_backbones(pattern: str) -> Iterator[Tuple[str, str, dict]]:
 
 
 def _builds_without_arguments(cls: type) -> bool:
-    # The signature of __init__: the backbone metaclass's __call__ hides it.
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    parameters = inspect.signature(cls).parameters.values()
     return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL,
                                                       p.VAR_KEYWORD)
                for p in parameters)

@@ -1,33 +1,69 @@
 """The one base class every mmbackbones backbone derives from.
 
-A family describes its network as a *stem* followed by *stages*; this class
-does everything that is the same for all 25 families:
+A family builds its modules in ``__init__`` and ends it with one explicit
+call, :meth:`BaseBackbone.declare_stages`, naming (by attribute path, so
+checkpoint keys stay the family's own) the modules of its *stem* and of
+each *stage*, with each output's channels and stride. Everything that is
+the same for all families reads that one declaration:
 
-* ``out_indices`` (negative indices allowed) validated against the number of
-  stages, with an error naming the valid range;
-* ``frozen_stages``: -1 freezes nothing, 0 the stem, ``i`` the stem and
-  stages ``1..i`` (``requires_grad=False`` and norm layers in eval mode,
-  re-applied on every ``train()``);
-* ``norm_eval``: every BatchNorm in eval mode while training;
-* ``train()`` returns ``self``, so ``model.eval()`` chains like torch's;
+* ``out_indices`` (negative indices allowed) count the outputs: the stages,
+  preceded by the stem where the family declares ``stem_is_output`` (as
+  mmpretrain's MobileNetV3 / EfficientNet count ``layer0``);
+* ``frozen_stages=k`` freezes *freeze units* ``0..k`` (``-1``: nothing):
+  by default unit 0 is the stem and unit ``i`` stage ``i`` ("the stem and
+  the first k stages"); a family whose mmpretrain counterpart counts
+  otherwise declares its ``freeze_units`` (EfficientNet, DenseNet), so a
+  config ported from mmpretrain freezes the same parameters. Frozen units
+  get ``requires_grad=False`` and eval mode, re-applied on every
+  ``train()``;
+* the range checks of both, with errors naming the valid values;
 * ``feature_info``: channels and stride of every output, for necks;
-* ``with_cp``: gradient checkpointing per block, with BatchNorm statistics
-  updated once per step (the re-computation in backward does not count
-  twice);
-* input checks at forward: a wrong channel count or an input too small for
-  the network is a ``ValueError``, not a shape error deep inside a conv.
+* the forward pass: stem, then each stage's modules in order, ``with_cp``
+  gradient checkpointing module by module (declare a stage as
+  ``self.blocks('layer1')`` to run it block by block) with BatchNorm
+  statistics updated once.
 
-A subclass builds its modules in ``__init__`` and then describes them with
-:meth:`stem_modules`, :meth:`stage_modules` and the ``stage_channels`` /
-``stage_strides`` attributes (one entry per stage). The checks that need the
-built network run automatically right after the subclass's ``__init__``.
+Forgetting ``declare_stages`` is loud: forward, ``train()``,
+``stage_modules()`` and ``feature_info`` raise a RuntimeError naming the
+class. There is no metaclass and no private hook to override.
+
+The base arguments (keyword-only, documented here once; every family
+passes them through by keyword):
+
+* ``out_indices`` (int | Sequence[int]): outputs to return, counted from
+  0; negative values count from the last.
+* ``frozen_stages`` (int): freeze units ``0..frozen_stages``; -1 none.
+* ``norm_eval`` (bool): BatchNorm layers stay in eval mode while training
+  (frozen running statistics, as for detection fine-tuning).
+* ``with_cp`` (bool): gradient checkpointing of every block: saves memory,
+  costs one more forward pass per block in backward.
+* ``in_channels`` (int): channels of the input image.
+* ``init_cfg`` (dict | list[dict], optional): mmengine initialisation;
+  ``None`` means :data:`DEFAULT_INIT_CFG`; a ``Pretrained`` entry loads
+  strictly, in any layout we can convert.
+
+Input checks at forward: a wrong channel count or an input smaller than
+``min_input_size`` is a ``ValueError``, not a shape error inside a conv.
+
+Example:
+    >>> class Tiny(BaseBackbone):
+    ...     def __init__(self, **base_args):
+    ...         super().__init__(**base_args)
+    ...         self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+    ...         self.layer1 = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1))
+    ...         self.declare_stages(stem=['conv'],
+    ...                             stages=[self.blocks('layer1')],
+    ...                             channels=[16], strides=[4])
+    >>> [tuple(o.shape) for o in Tiny(frozen_stages=0)(torch.rand(1, 3, 32,
+    ...                                                            32))]
+    [(1, 16, 8, 8)]
 """
 import copy
 import logging
-from abc import ABCMeta
 from contextlib import contextmanager
-from typing import (Callable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from numbers import Real
+from typing import (Callable, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -36,19 +72,6 @@ from mmpretrain.models.backbones.base_backbone import \
     BaseBackbone as MMPretrainBaseBackbone
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
-
-
-class _BackboneMeta(ABCMeta):
-    """Runs ``_post_init`` once the outermost ``__init__`` has returned.
-
-    Every family gets its stage description validated and its frozen stages
-    applied without having to remember a call at the end of ``__init__``.
-    """
-
-    def __call__(cls, *args, **kwargs):
-        backbone = super().__call__(*args, **kwargs)
-        backbone._post_init()
-        return backbone
 
 
 @contextmanager
@@ -109,24 +132,27 @@ DEFAULT_INIT_CFG = [
 ]
 
 
-class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
+Names = Sequence[str]
+
+
+class StageLayout(NamedTuple):
+    """What :meth:`BaseBackbone.declare_stages` recorded: module paths
+    (``'layer1'``, ``'features.3'``), resolved whenever they are used, so a
+    module replaced in place (conv-BN fusion swaps a BN for an Identity)
+    is the one that runs."""
+    stem: Tuple[str, ...]
+    stages: Tuple[Tuple[str, ...], ...]
+    stem_is_output: bool
+    freeze_units: Tuple[Tuple[str, ...], ...]
+
+
+class BaseBackbone(MMPretrainBaseBackbone):
     """Base class of every mmbackbones backbone.
 
-    Args:
-        out_indices (int | Sequence[int]): Stages whose outputs are returned,
-            counted from 0; negative values count from the last stage.
-        frozen_stages (int): -1 freezes nothing, 0 the stem, ``i`` the stem
-            and the first ``i`` stages.
-        norm_eval (bool): Keep BatchNorm layers in eval mode while training
-            (frozen running statistics, as for detection fine-tuning).
-        with_cp (bool): Gradient checkpointing of every block: saves memory,
-            costs one more forward pass per block in backward.
-        in_channels (int): Channels of the input image.
-        init_cfg (dict | list[dict], optional): mmengine initialisation;
-            ``None`` means :data:`DEFAULT_INIT_CFG`.
-
-    Subclasses set ``stage_channels`` and ``stage_strides`` (one per stage)
-    and may set ``min_input_size`` (the smallest height/width that works).
+    The keyword-only arguments are described once, in this module's
+    docstring. A subclass ends its ``__init__`` with
+    :meth:`declare_stages`, and may set ``min_input_size`` (the smallest
+    height/width that works).
     """
 
     #: Smallest input height/width the network accepts (families with
@@ -134,12 +160,13 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
     min_input_size: int = 1
 
     def __init__(self,
+                 *,
                  out_indices: Union[int, Sequence[int]] = -1,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  in_channels: int = 3,
-                 init_cfg=None):
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
             copy.deepcopy(DEFAULT_INIT_CFG) if init_cfg is None else init_cfg)
         if isinstance(out_indices, bool) or not isinstance(
@@ -160,20 +187,123 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
         self.in_channels = in_channels
         self.stage_channels: Tuple[int, ...] = ()
         self.stage_strides: Tuple[int, ...] = ()
+        self._layout: Optional[StageLayout] = None
 
     # ----------------------------------------------------------------- #
-    # What a subclass describes
+    # The declaration
     # ----------------------------------------------------------------- #
+    def declare_stages(self,
+                       stem: Names,
+                       stages: Sequence[Names],
+                       channels: Sequence[int],
+                       strides: Sequence[int],
+                       *,
+                       stem_is_output: bool = False,
+                       freeze_units: Optional[Sequence[Names]] = None
+                       ) -> None:
+        """The last step of a family's ``__init__``: name the stem's and
+        each stage's modules, in forward order.
+
+        Args:
+            stem: Paths of the modules run before the first stage.
+            stages: One list of module paths per stage.
+            channels: Channels of each output (the stem's first when
+                ``stem_is_output``, then one per stage).
+            strides: Stride (input size / feature size) of each output.
+            stem_is_output: The stem's output is output 0 (mmpretrain's
+                MobileNetV3 and EfficientNet count their ``layer0``).
+            freeze_units: What ``frozen_stages=k`` freezes: units ``0..k``.
+                Default ``[stem, *stages]``; an empty unit freezes nothing
+                (EfficientNet's ``frozen_stages=0``, as in mmpretrain).
+
+        It checks the declaration against the built modules, resolves
+        ``out_indices``, checks ``frozen_stages`` and applies it. A subclass
+        of a family may call it again to declare a changed network.
+        """
+        stem = tuple(stem)
+        stages = tuple(tuple(stage) for stage in stages)
+        units = ((stem, *stages) if freeze_units is None else tuple(
+            tuple(unit) for unit in freeze_units))
+        name = type(self).__name__
+        for path in (*stem, *(p for s in stages for p in s),
+                     *(p for u in units for p in u)):
+            try:
+                self.get_submodule(path)
+            except AttributeError:
+                raise RuntimeError(f'{name}.declare_stages names {path!r}, '
+                                   'which is not a module of it') from None
+        num_outputs = len(stages) + bool(stem_is_output)
+        if not stages or not len(channels) == len(strides) == num_outputs:
+            raise RuntimeError(
+                f'{name} declares {len(stages)} stages (outputs: '
+                f'{num_outputs}) but {len(channels)} channels and '
+                f'{len(strides)} strides')
+        self.stage_channels = tuple(channels)
+        self.stage_strides = tuple(strides)
+        self.out_indices = self.resolve_out_indices(
+            self._requested_out_indices, num_outputs)
+        if not -1 <= self.frozen_stages < len(units):
+            raise ValueError(
+                f'frozen_stages must be in -1..{len(units) - 1} for {name} '
+                f'(-1: none, k: {self._freeze_rule(stem, stages, units)})'
+                f', but got {self.frozen_stages}')
+        self._layout = StageLayout(stem, stages, bool(stem_is_output), units)
+        self._freeze_stages()
+
+    @staticmethod
+    def _freeze_rule(stem, stages, units) -> str:
+        if units == (stem, *stages):
+            return ('the stem and the first k stages' if stem else
+                    'the first k stages')
+        shown = ', '.join('+'.join(u) or 'nothing' for u in units[:2])
+        return f'freeze units 0..k, which are {shown}, ...'
+
+    def _declared(self) -> StageLayout:
+        if self._layout is None:
+            raise RuntimeError(
+                f'{type(self).__name__}.__init__ must end with '
+                'self.declare_stages(stem=..., stages=..., channels=..., '
+                'strides=...): without it the base class does not know the '
+                'stages (see mmbackbones.models.base)')
+        return self._layout
+
+    def blocks(self, path: str) -> List[str]:
+        """The paths of the children of the module at ``path``: a stage
+        declared as ``self.blocks('layer1')`` runs (and, under ``with_cp``,
+        is checkpointed) block by block.
+
+        >>> from mmbackbones.models import ResNet
+        >>> ResNet(depth=18).blocks('layer1')
+        ['layer1.0', 'layer1.1']
+        """
+        return [f'{path}.{name}'
+                for name, _ in self.get_submodule(path).named_children()]
+
+    def _modules_at(self, paths: Names) -> List[nn.Module]:
+        return [self.get_submodule(path) for path in paths]
+
     def stem_modules(self) -> List[nn.Module]:
-        """Modules run before the first stage, in order (frozen at 0)."""
-        raise NotImplementedError
+        """Modules run before the first stage, in order."""
+        return self._modules_at(self._declared().stem)
 
-    def stage_modules(self) -> List[nn.Module]:
-        """One module per stage, in order; output ``i`` is stage ``i``'s."""
-        raise NotImplementedError
+    def stage_modules(self) -> List[List[nn.Module]]:
+        """One plain list of modules per stage, in order."""
+        return [self._modules_at(s) for s in self._declared().stages]
+
+    def freeze_unit_modules(self) -> List[List[nn.Module]]:
+        """``frozen_stages=k`` freezes the modules of units ``0..k`` (the
+        declared modules themselves, containers included, as mmpretrain's
+        ``m.eval()`` does)."""
+        return [[self.get_submodule(path) for path in unit]
+                for unit in self._declared().freeze_units]
+
+    @property
+    def stem_is_output(self) -> bool:
+        return self._declared().stem_is_output
 
     @property
     def num_stages(self) -> int:
+        """The number of outputs ``out_indices`` can name."""
         return len(self.stage_channels)
 
     # ----------------------------------------------------------------- #
@@ -206,23 +336,6 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
                              'twice')
         return tuple(sorted(resolved))
 
-    def _post_init(self) -> None:
-        stages = self.stage_modules()
-        if not (len(stages) == len(self.stage_channels) == len(
-                self.stage_strides)):
-            raise RuntimeError(
-                f'{type(self).__name__} describes {len(stages)} stages but '
-                f'{len(self.stage_channels)} stage_channels and '
-                f'{len(self.stage_strides)} stage_strides')
-        self.out_indices = self.resolve_out_indices(
-            self._requested_out_indices, len(stages))
-        if not -1 <= self.frozen_stages <= len(stages):
-            raise ValueError(
-                f'frozen_stages must be in -1..{len(stages)} for '
-                f'{type(self).__name__} (-1: none, 0: the stem, i: the stem '
-                f'and the first i stages), but got {self.frozen_stages}')
-        self._freeze_stages()
-
     @property
     def out_channels(self) -> Tuple[int, ...]:
         """Channels of each returned feature map, in output order."""
@@ -236,6 +349,7 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
     @property
     def feature_info(self) -> List[dict]:
         """One dict per output: ``index``, ``channels`` and ``stride``."""
+        self._declared()
         return [
             dict(index=i, channels=self.stage_channels[i],
                  stride=self.stage_strides[i]) for i in self.out_indices
@@ -244,16 +358,12 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
     # ----------------------------------------------------------------- #
     # Freezing and train mode
     # ----------------------------------------------------------------- #
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return self.stem_modules() + self.stage_modules()[:self.frozen_stages]
-
     def _freeze_stages(self) -> None:
-        for module in self._frozen_modules():
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        for unit in self.freeze_unit_modules()[:self.frozen_stages + 1]:
+            for module in unit:
+                module.eval()
+                for param in module.parameters():
+                    param.requires_grad = False
 
     def train(self, mode: bool = True) -> 'BaseBackbone':
         """Set train/eval mode, keeping frozen stages and (with
@@ -289,31 +399,30 @@ class BaseBackbone(MMPretrainBaseBackbone, metaclass=_BackboneMeta):
                 f'{self.min_input_size}x{self.min_input_size} pixels, but x '
                 f'is {x.shape[2]}x{x.shape[3]}')
 
-    def run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Run one stage, block by block under ``with_cp`` -- wherever
-        backward will reach it: behind frozen stages the input needs no
-        gradient but the stage's parameters do."""
-        if not (self.with_cp and self.training and torch.is_grad_enabled()
-                and (x.requires_grad or any(p.requires_grad
-                                            for p in stage.parameters()))):
-            if isinstance(stage, StageView):
-                # Its members one by one (what its forward does): it is not
-                # registered in the model, so torch.fx could not name it.
-                for member in stage:
-                    x = member(x)
-                return x
-            return stage(x)
-        blocks = stage if isinstance(stage, nn.Sequential) else [stage]
+    def run_stage(self, stage: Union[nn.Module, Sequence[nn.Module]],
+                  x: torch.Tensor) -> torch.Tensor:
+        """Run one stage's modules in order (a single module: as one
+        block), each checkpointed under ``with_cp`` wherever backward will
+        reach it: behind frozen stages the input needs no gradient but the
+        stage's parameters do."""
+        blocks = [stage] if isinstance(stage, nn.Module) else stage
+        if (self.with_cp and self.training and torch.is_grad_enabled()
+                and (x.requires_grad or any(
+                    p.requires_grad for b in blocks for p in b.parameters()))):
+            for block in blocks:
+                x = checkpointed(block, x)
+            return x
         for block in blocks:
-            x = checkpointed(block, x)
+            x = block(x)
         return x
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
+        first = int(self._declared().stem_is_output)
         for module in self.stem_modules():
             x = module(x)
-        outs = []
-        for i, stage in enumerate(self.stage_modules()):
+        outs = [x] if first and 0 in self.out_indices else []
+        for i, stage in enumerate(self.stage_modules(), start=first):
             x = self.run_stage(stage, x)
             if i in self.out_indices:
                 outs.append(x)
@@ -422,48 +531,6 @@ def _quiet_logger(enabled: bool = True) -> Iterator[None]:
         logger.setLevel(level)
 
 
-class StageView(nn.Sequential):
-    """A stage as the base class sees it, made of modules the model
-    registers under other names (to keep a reference's checkpoint keys:
-    mmpretrain's DenseNet ``stages.i`` / ``transitions.i``, HRNet's
-    ``stage2`` / ``transition2``...).
-
-    It runs its members in order and groups them for ``frozen_stages``,
-    ``norm_eval`` and per-member ``with_cp``. It is not registered in the
-    model, so it has no training flag of its own: ``training`` reports its
-    members' (and ``owners'``: containers of members that are not members
-    themselves) and ``train()`` sets them all, so it never disagrees with
-    what it groups.
-
-    Example:
-        >>> block, transition = nn.Sequential(nn.ReLU()), nn.Identity()
-        >>> view = StageView(*block, transition, owners=[block])
-        >>> view.eval().training, block.training
-        (False, False)
-    """
-
-    def __init__(self, *members: nn.Module,
-                 owners: Sequence[nn.Module] = ()):
-        object.__setattr__(self, '_owners', tuple(owners))
-        super().__init__(*members)
-
-    def _grouped(self) -> Tuple[nn.Module, ...]:
-        return (*self, *self._owners)
-
-    @property
-    def training(self) -> bool:  # type: ignore[override]
-        return all(m.training for m in self._grouped())
-
-    @training.setter
-    def training(self, mode: bool) -> None:
-        pass  # nn.Module.__init__ sets it; the members decide
-
-    def train(self, mode: bool = True) -> 'StageView':
-        for module in self._grouped():
-            module.train(mode)
-        return self
-
-
 def make_stage_strides(first_stride: int,
                        stage_stride_factors: Sequence[int]) -> Tuple[int, ...]:
     """Cumulative strides: the stem's stride, then each stage's factor.
@@ -485,6 +552,22 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
             or value < minimum):
         what = 'a positive int' if minimum == 1 else f'an int >= {minimum}'
         raise ValueError(f'{name} must be {what}, but got {value!r}')
+    return value
+
+
+def check_positive_number(name: str, value, valid: str = '') -> float:
+    """``value``, or a ValueError naming ``name`` (and ``valid``, a hint
+    at the usual values) unless it is a real number > 0, not a bool.
+
+    >>> check_positive_number('width', 0, ' (e.g. 1.0)')
+    Traceback (most recent call last):
+    ...
+    ValueError: width must be a positive number (e.g. 1.0), but got 0
+    """
+    if (isinstance(value, bool) or not isinstance(value, Real)
+            or not value > 0):
+        raise ValueError(f'{name} must be a positive number{valid}, but got '
+                         f'{value!r}')
     return value
 
 

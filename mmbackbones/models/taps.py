@@ -19,8 +19,6 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .base import StageView
-
 __all__ = ['TapsMixin', 'Tap']
 
 
@@ -37,9 +35,11 @@ class Tap(NamedTuple):
 class TapsMixin:
     """Adds taps to a :class:`BaseBackbone` subclass (list it first among
     the bases). The subclass calls :meth:`add_tap` in ``__init__``; the
-    stage each tap lies in is found after ``__init__`` (by identity among
-    ``stage_modules()`` members) and gives the tap's ``index`` and
-    ``stride`` in ``feature_info``, which also names it (``tap=name``).
+    stage each tap lies in (the one whose ``stage_modules()`` list holds
+    the tapped module) gives the tap's ``index`` and ``stride`` in
+    ``feature_info``, which also names it (``tap=name``). A stage is the
+    base class's plain list of modules: a tapped stage runs as the parts
+    before and after each tapped module, nothing else.
 
     Example:
         >>> from mmbackbones.models import GoogLeNet
@@ -77,27 +77,30 @@ class TapsMixin:
     def taps(self) -> Tuple[Tap, ...]:
         return tuple(getattr(self, '_taps', ()))
 
-    def _post_init(self) -> None:
-        super()._post_init()
-        stages = self.stage_modules()
-        self._tap_stages: Dict[str, int] = {}
-        for tap in self.taps:
-            found = [i for i, stage in enumerate(stages)
-                     if any(m is tap.member for m in stage)]
-            if not found:
-                raise RuntimeError(f'tap {tap.name!r} of {type(self).__name__}'
-                                   ' reads a module that is in no stage')
-            self._tap_stages[tap.name] = found[0]
+    def _tap_stages(self) -> Dict[str, int]:
+        """The output index of the stage each tap reads from."""
+        first = int(self.stem_is_output)
+        found: Dict[str, int] = {}
+        for i, stage in enumerate(self.stage_modules(), start=first):
+            for tap in self.taps:
+                if any(m is tap.member for m in stage):
+                    found.setdefault(tap.name, i)
+        missing = [t.name for t in self.taps if t.name not in found]
+        if missing:
+            raise RuntimeError(f'taps {missing} of {type(self).__name__} '
+                               'read modules that are in no stage')
+        return found
 
     # ----------------------------------------------------------------- #
     # Outputs as the base class describes them, taps first
     # ----------------------------------------------------------------- #
     @property
     def feature_info(self) -> List[dict]:
+        stages = self._tap_stages()
         taps = [
-            dict(index=self._tap_stages[t.name], channels=t.channels,
-                 stride=self.stage_strides[self._tap_stages[t.name]],
-                 tap=t.name) for t in self.taps
+            dict(index=stages[t.name], channels=t.channels,
+                 stride=self.stage_strides[stages[t.name]], tap=t.name)
+            for t in self.taps
         ]
         return taps + super().feature_info
 
@@ -112,31 +115,33 @@ class TapsMixin:
     # ----------------------------------------------------------------- #
     # Forward
     # ----------------------------------------------------------------- #
-    def _segments(self, stage: nn.Module):
-        """``stage`` cut after each tapped member: ``(part, taps)`` pairs,
+    def _segments(self, stage: List[nn.Module]):
+        """``stage`` cut after each tapped module: ``(part, taps)`` pairs,
         ``taps`` being the taps that read the part's last module."""
-        members = list(stage) if isinstance(stage, nn.Sequential) else [stage]
         part: List[nn.Module] = []
-        for member in members:
+        for member in stage:
             part.append(member)
             read = [t for t in self.taps if t.member is member]
             if read:
-                yield StageView(*part), read
+                yield part, read
                 part = []
         if part:
-            yield StageView(*part), []
+            yield part, []
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """The taps (in :attr:`taps` order), then the ``out_indices``
         outputs; stages after the last one needed are not run."""
         self.check_input(x)
+        tap_stages = self._tap_stages()
+        first = int(self.stem_is_output)
         for module in self.stem_modules():
             x = module(x)
-        last = max([self.out_indices[-1], *self._tap_stages.values()])
+        outs = [x] if first and 0 in self.out_indices else []
+        last = max([self.out_indices[-1], *tap_stages.values()])
         tapped: Dict[str, torch.Tensor] = {}
-        outs = []
-        for i, stage in enumerate(self.stage_modules()[:last + 1]):
-            if not any(self._tap_stages[t.name] == i for t in self.taps):
+        for i, stage in enumerate(self.stage_modules()[:last + 1 - first],
+                                  start=first):
+            if i not in tap_stages.values():
                 x = self.run_stage(stage, x)
             else:
                 for part, read in self._segments(stage):

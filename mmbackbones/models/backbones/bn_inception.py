@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, StageView, as_stem_and_rows_arch,
+from ..base import (BaseBackbone, as_stem_and_rows_arch,
                     check_positive_int, shape_is_symbolic)
 from ..layers import conv_norm_act
 
@@ -268,20 +268,12 @@ class BNInception(BaseBackbone):
             ``stem`` (conv1 and conv3 channels) and ``inception3``,
             ``inception4``, ``inception5``: lists of rows
             (:class:`BNInceptionSpec`, its 7 or 8 fields, or a dict of them).
-        in_channels (int): Input image channels.
         norm_cfg (dict): Norm after every conv. Default BN (eps 1e-5, the
             Caffe port's).
         act_cfg (dict): Activation. Default: ReLU.
         conv_bias (bool | str): Bias in the convolutions: True (default)
             as the Caffe-trained weights have it; ``'auto'`` leaves it out
             where a norm follows (redundant with the norm's shift).
-        out_indices (int | Sequence[int]): Outputs to return. Default: -1.
-        frozen_stages (int): -1 none, 0 the stem, ``i`` the stem and the
-            first ``i`` stages.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per Inception block.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = BNInception(out_indices=(0, 1, 2, 3))
@@ -300,8 +292,10 @@ class BNInception(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         if conv_bias not in (True, False, 'auto'):
             raise ValueError("conv_bias must be True, False or 'auto', but "
                              f'got {conv_bias!r}')
@@ -317,8 +311,7 @@ class BNInception(BaseBackbone):
         self.conv2 = _conv(c1, c1, 1, **kw)
         self.conv3 = _conv(c1, c3, 3, **kw)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        stages: List[List[nn.Module]] = [[self.conv2, self.conv3],
-                                         [self.maxpool2]]
+        stages: List[List[str]] = [['conv2', 'conv3'], ['maxpool2']]
         channels, in_ch = [c3], c3
         for group in _GROUPS:
             for j, row in enumerate(spec[group]):
@@ -328,7 +321,7 @@ class BNInception(BaseBackbone):
                 if row.stride == 2:  # a downsampling starts a stage
                     channels.append(in_ch)
                     stages.append([])
-                stages[-1].append(block)
+                stages[-1].append(f'{group}{chr(ord("a") + j)}')
                 in_ch = row.out_channels(in_ch)
         channels.append(in_ch)
         if len(stages[1]) == 1:
@@ -336,9 +329,9 @@ class BNInception(BaseBackbone):
                              '(stage 1 is maxpool2 and the blocks up to the '
                              'first stride-2 row), but got '
                              f'{spec["inception3"][0]}')
-        self._stage_views = [StageView(*members) for members in stages]
-        self.stage_channels = tuple(channels)
-        self.stage_strides = tuple(4 * 2**i for i in range(len(stages)))
+        self.declare_stages(stem=['conv1', 'maxpool1'], stages=stages,
+                            channels=channels,
+                            strides=[4 * 2**i for i in range(len(stages))])
         self._rows = tuple((f'{group}{chr(ord("a") + j)}', row.stride)
                            for group in _GROUPS
                            for j, row in enumerate(spec[group]))
@@ -347,12 +340,6 @@ class BNInception(BaseBackbone):
         if self.min_input_size is None:
             raise ValueError(f'arch has {len(stages) - 2} stride-2 rows: no '
                              'input below 65536 pixels fits them')
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.maxpool1]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self._stage_views)
 
     def input_size_works(self, size: int) -> bool:
         """Whether an input side of ``size`` pixels runs through the

@@ -229,20 +229,12 @@ class CSPNet(BaseBackbone):
     Args:
         depth (int | dict): A preset of ``ARCHS`` or a custom dict with
             :class:`CSPArch`'s keys (scalars apply to every stage).
-        in_channels (int): Input image channels.
-        out_indices (int | Sequence[int]): Stages to return (default: the
-            last).
-        frozen_stages (int): -1 none, 0 the stem, ``i`` the stem and i
-            stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN (eps 1e-5).
         act_cfg (dict): Activation. Default: LeakyReLU (slope 0.01, the
             mmcv/torch default), as mmpretrain and timm.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per stage.
         drop_path_rate (float): Stochastic depth of the blocks, rising
             linearly over all blocks (mmpretrain's ``CSPNet`` argument).
-        init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
     ARCHS: Dict[int, CSPArch] = {}
@@ -265,8 +257,10 @@ class CSPNet(BaseBackbone):
                  with_cp: bool = False,
                  drop_path_rate: float = 0.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         required = ['in_channels', 'out_channels', 'num_blocks']
         arch = as_named_arch(
             depth, self.ARCHS, 'depth', required_keys=required,
@@ -280,10 +274,16 @@ class CSPNet(BaseBackbone):
         self.act_cfg = act_cfg
         self.stem = self._make_stem(in_channels, self.arch.in_channels[0])
         self.stages = self._make_stages(drop_path_rate)
-        self.stage_channels = self.arch.out_channels
-        self.stage_strides = make_stage_strides(
-            self.stem_stride, [2 if d else 1
-                               for d in self.arch.has_downsampler])
+        stages = [[f'stages.{i}'] for i in range(len(self.stages))]
+        # mmpretrain's CSPNet: frozen_stages=k freezes the stem and stages
+        # 0..k (0: the stem and the first stage).
+        self.declare_stages(
+            stem=['stem'], stages=stages,
+            freeze_units=[['stem', *stages[0]], *stages[1:]],
+            channels=self.arch.out_channels,
+            strides=make_stage_strides(
+                self.stem_stride,
+                [2 if d else 1 for d in self.arch.has_downsampler]))
 
     def _make_stem(self, in_channels: int, channels: int) -> nn.Module:
         raise NotImplementedError
@@ -315,12 +315,6 @@ class CSPNet(BaseBackbone):
                     act_cfg=self.act_cfg))
             start += num_blocks
         return nn.Sequential(*stages)
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.stem]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self.stages)
 
 
 #: mmpretrain's CSPDarkNet initialisation (PyTorch's default conv init

@@ -101,23 +101,13 @@ class Darknet(BaseBackbone):
         depth (int | dict): 53, or a custom dict with ``num_blocks`` and
             ``channels`` (one entry per stage) and optionally
             ``stem_channels``.
-        out_indices (int | Sequence[int]): Outputs to return.
-            Default: (3, 4, 5), as mmdet.
-        frozen_stages (int): -1 none; ``i`` the first ``i`` outputs' modules.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation. Default: LeakyReLU(0.1), the paper's and
             mmdet's (timm's ``darknet53`` uses 0.01).
-        norm_eval (bool): BatchNorm in eval mode while training. Default:
-            True, as mmdet (detection fine-tuning); classification configs
-            set it to False.
-        with_cp (bool): Gradient checkpointing per block.
-        in_channels (int): Input image channels.
         drop_path_rate (float): Stochastic depth, rising linearly over the
             residual blocks (0: none, as the paper).
         pretrained (str, optional): Deprecated (mmdet's); use ``init_cfg``.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms (mmdet's).
 
     Example:
         >>> model = Darknet(depth=53).eval()
@@ -150,8 +140,10 @@ class Darknet(BaseBackbone):
             warnings.warn('Darknet: pretrained is deprecated, use '
                           "init_cfg=dict(type='Pretrained', checkpoint=...)")
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         arch = self._resolve_arch(depth)
         self.depth = depth
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
@@ -174,9 +166,15 @@ class Darknet(BaseBackbone):
             self.cr_blocks.append(name)
             channels = out_channels
 
-        self.stage_channels = (arch.stem_channels, *arch.channels)
-        self.stage_strides = make_stage_strides(1, [1] + [2] *
-                                                len(arch.channels))
+        # As mmdet's Darknet (the reference: mmpretrain has none): conv1
+        # is output 0, and frozen_stages=k freezes cr_blocks[:k] (0:
+        # nothing, 1: conv1, k: conv1 and the first k - 1 stages).
+        stages = [self.blocks(n) for n in self.cr_blocks[1:]]
+        self.declare_stages(
+            stem=['conv1'], stages=stages,
+            channels=(arch.stem_channels, *arch.channels),
+            strides=make_stage_strides(1, [1] + [2] * len(arch.channels)),
+            stem_is_output=True, freeze_units=[[], ['conv1'], *stages])
 
     def _resolve_arch(self, depth: Union[int, dict]) -> DarknetArch:
         arch = as_named_arch(depth, self.ARCHS, 'depth',
@@ -210,10 +208,3 @@ class Darknet(BaseBackbone):
                 f'res{j}', DarkBlock(out_channels, expansion=2,
                                      drop_path_rate=next(rates), **common))
         return stage
-
-    def stem_modules(self) -> List[nn.Module]:
-        # mmdet counts conv1 as output 0, so it is a stage, not the stem.
-        return []
-
-    def stage_modules(self) -> List[nn.Module]:
-        return [getattr(self, name) for name in self.cr_blocks]

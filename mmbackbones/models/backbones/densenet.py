@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, StageView, as_named_arch,
+from ..base import (BaseBackbone, as_named_arch,
                     check_positive_int, make_stage_strides)
 
 __all__ = ['DenseNet', 'DenseLayer', 'DenseBlock', 'DenseTransition',
@@ -177,7 +177,6 @@ class DenseNet(BaseBackbone):
         arch (str | dict): ``'121'``, ``'169'``, ``'201'``, ``'264'``
             (paper Table 1) or ``'161'``; or a dict with ``growth_rate``,
             ``depths`` (layers per block) and ``init_channels``.
-        in_channels (int): Input image channels.
         bn_size (int): Bottleneck width factor: the 1x1 conv has
             ``bn_size * growth_rate`` channels. Default: 4.
         drop_rate (float): Dropout after each layer's 3x3 conv.
@@ -187,14 +186,6 @@ class DenseNet(BaseBackbone):
             checkpointing: the same as ``with_cp`` (per dense layer).
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        out_indices (int | Sequence[int]): Outputs to return. Default: -1.
-        frozen_stages (int): -1 none, 0 the stem, ``i`` the stem and the
-            first ``i`` stages (mmpretrain's 0 means none, and its ``i``
-            leaves the stem trainable).
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per dense layer.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = DenseNet('121', out_indices=(0, 1, 2, 3))
@@ -216,8 +207,10 @@ class DenseNet(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval,
-                         with_cp or memory_efficient, in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp or memory_efficient,
+            in_channels=in_channels, init_cfg=init_cfg)
         spec = _resolve_arch(arch)
         check_positive_int('bn_size', bn_size)
         if not 0 < compression_factor <= 1:
@@ -259,18 +252,19 @@ class DenseNet(BaseBackbone):
             stage_channels.append(channels)
 
         num_stages = len(spec.depths)
-        self.stage_channels = tuple(stage_channels)
-        self.stage_strides = make_stage_strides(
-            4, [2] * (num_stages - 1) + [1])
         # Stem: /4 (rounding up); each transition's pooling halves, rounding
         # down, and needs at least 2x2.
         self.min_input_size = 4 * 2**(num_stages - 1) - 3
-        # Stage i: the layers of stages[i], then transitions[i] (the
-        # layers one by one, so with_cp checkpoints each).
-        self._stage_views = [
-            StageView(*block.block, transition, owners=[block])
-            for block, transition in zip(self.stages, self.transitions)
-        ]
+        # Stage i: the layers of stages[i] one by one (so with_cp
+        # checkpoints each), then transitions[i].
+        stages = [[f'stages.{i}.block.{j}' for j in range(depth)] +
+                  [f'transitions.{i}'] for i, depth in enumerate(spec.depths)]
+        # mmpretrain's frozen_stages=k freezes stages and transitions
+        # 0..k-1 and never the stem.
+        self.declare_stages(
+            stem=['stem'], stages=stages, channels=stage_channels,
+            strides=make_stage_strides(4, [2] * (num_stages - 1) + [1]),
+            freeze_units=[[], *stages])
 
     @staticmethod
     def _make_stem(in_channels: int, channels: int, norm_cfg: dict,
@@ -282,9 +276,3 @@ class DenseNet(BaseBackbone):
             build_norm_layer(norm_cfg, channels)[1],
             _activation(act_cfg),
             nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.stem]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self._stage_views)

@@ -12,7 +12,6 @@ stages, no SE). Arguments, arch names, the ``out_indices`` numbering and the
 module names follow mmpretrain's ``EfficientNet``, so its checkpoints load
 as they are; ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
-import copy
 import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -248,13 +247,6 @@ def _act(act_cfg: dict) -> dict:
     return act_cfg
 
 
-#: mmpretrain's default initialisation of EfficientNet.
-EFFICIENTNET_INIT_CFG = [
-    dict(type='Kaiming', layer='Conv2d'),
-    dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1),
-]
-
-
 @MODELS.register_module()
 class EfficientNet(BaseBackbone):
     """EfficientNet backbone (B0-B8, L2, EdgeTPU S/M/L).
@@ -272,12 +264,11 @@ class EfficientNet(BaseBackbone):
 
     Args:
         arch (str | dict): A preset of :data:`EFFICIENTNET_ARCHS` ('b0' to
-            'b8', 'l2', EdgeTPU 'es', 'em', 'el'), or a dict with ``width`` and ``depth`` multipliers
-            (and optionally ``resolution``). Default: 'b0'.
+            'b8', 'l2', EdgeTPU 'es', 'em', 'el'), or a dict with ``width``
+            and ``depth`` multipliers (and optionally ``resolution``).
+            Default: 'b0'.
         drop_path_rate (float): Stochastic depth rate of the last block,
             rising linearly from 0 over the blocks (mmpretrain's rule).
-        out_indices (int | Sequence[int]): Stages to return (0-6).
-        frozen_stages (int): See above. Default: -1.
         conv_cfg (dict, optional): Convolution config. Default: mmcv's
             ``Conv2dAdaptivePadding`` (TensorFlow "SAME" padding, as
             mmpretrain and timm's ``tf_efficientnet_*``); ``None`` gives
@@ -285,10 +276,6 @@ class EfficientNet(BaseBackbone):
             ``efficientnet_*``.
         norm_cfg (dict): Norm config. Default: BN with eps 1e-3.
         act_cfg (dict): Activation. Default: Swish (run as ``nn.SiLU``).
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config.
 
     Example:
         >>> import torch
@@ -312,9 +299,9 @@ class EfficientNet(BaseBackbone):
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
-            out_indices, frozen_stages, norm_eval, with_cp, in_channels,
-            copy.deepcopy(EFFICIENTNET_INIT_CFG)
-            if init_cfg is None else init_cfg)
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)  # None: DEFAULT_INIT_CFG, mmpretrain's too
         if not isinstance(drop_path_rate, (int, float)) or not (
                 0 <= drop_path_rate < 1):
             raise ValueError('drop_path_rate must be in [0, 1), but got '
@@ -344,9 +331,17 @@ class EfficientNet(BaseBackbone):
         self.layers.append(self._conv(channels[-1], head_ch, 1, 1))
         channels.append(head_ch)
         strides.append(stride)
-        self.stage_channels = tuple(channels)
-        self.stage_strides = tuple(strides)
         self.feat_dim = head_ch
+        # Outputs as mmpretrain's ``layers``: 0 the stem. Its frozen_stages
+        # counts layers, not stages: k freezes layers.0..layers.{k-1}
+        # (0: nothing, 1: the stem).
+        stages = [self.blocks(f'layers.{i}')
+                  for i in range(1, len(self.layers) - 1)] + [
+                      [f'layers.{len(self.layers) - 1}']]  # the 1x1 head conv
+        self.declare_stages(stem=['layers.0'], stages=stages,
+                            channels=channels, strides=strides,
+                            stem_is_output=True,
+                            freeze_units=[[], ['layers.0'], *stages])
 
     def _conv(self, in_ch: int, out_ch: int, kernel_size: int,
               stride: int) -> nn.Module:
@@ -378,25 +373,3 @@ class EfficientNet(BaseBackbone):
         return InvertedResidual(
             block.in_channels, block.out_channels, block.mid_channels,
             block.kernel_size, block.stride, **common)
-
-    def stem_modules(self) -> List[nn.Module]:
-        # mmpretrain counts the stem as output 0 (``layers.0``).
-        return []
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self.layers)
-
-    def _frozen_modules(self) -> List[nn.Module]:
-        # frozen_stages=i: layers.0 (the stem) to layers.i.
-        if self.frozen_stages < 0:
-            return []
-        return self.stage_modules()[:self.frozen_stages + 1]
-
-    def _post_init(self) -> None:
-        last = len(self.layers) - 1
-        if self.frozen_stages > last:
-            raise ValueError(
-                f'frozen_stages must be in -1..{last} for EfficientNet (-1: '
-                'none, 0: the stem layers.0, i: layers.0 to layers.i), but '
-                f'got {self.frozen_stages}')
-        super()._post_init()

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, StageView, as_named_arch,
+from ..base import (BaseBackbone, as_named_arch,
                     check_positive_int)
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
@@ -260,22 +260,14 @@ class GoogLeNet(TapsMixin, BaseBackbone):
         branch3_kernel_size (int): Kernel of the "5x5" branch: 3 (default)
             is torchvision's (its checkpoints have it; pytorch/vision#906),
             5 is the paper's.
-        in_channels (int): Input image channels.
         norm_cfg (dict, optional): Norm after every conv. Default BN with
             eps 1e-3 (torchvision's); ``None`` gives the paper's
             convolutions with bias and no normalisation.
         act_cfg (dict): Activation. Default: ReLU.
-        out_indices (int | Sequence[int]): Outputs to return. Default: -1.
-        frozen_stages (int): -1 none, 0 the stem, ``i`` the stem and the
-            first ``i`` stages.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per Inception block.
         aux_taps (Sequence[str]): Inception blocks (``'inception3a'`` ...
             ``'inception5b'``) whose outputs are returned before the
             ``out_indices`` outputs, for auxiliary classifiers. Default
             none.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = GoogLeNet(out_indices=(0, 1, 2, 3))
@@ -295,8 +287,10 @@ class GoogLeNet(TapsMixin, BaseBackbone):
                  with_cp: bool = False,
                  aux_taps: Sequence[str] = (),
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         spec = _resolve_arch(arch)
         if branch3_kernel_size not in (3, 5):
             raise ValueError('branch3_kernel_size must be 3 (torchvision) or '
@@ -311,7 +305,7 @@ class GoogLeNet(TapsMixin, BaseBackbone):
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = conv_norm_act(c1, c1, 1, **kw)
         self.conv3 = conv_norm_act(c1, c3, 3, **kw)
-        views = [StageView(self.conv2, self.conv3)]
+        stages = [['conv2', 'conv3']]
         channels = [c3]
 
         # Stages 1-3: a stride-2 max-pool, then the Inception modules
@@ -319,30 +313,23 @@ class GoogLeNet(TapsMixin, BaseBackbone):
         for k, group in enumerate(_GROUPS):
             pool = nn.MaxPool2d(3 if k < 2 else 2, stride=2, ceil_mode=True)
             self.add_module(f'maxpool{k + 2}', pool)
-            members = [pool]
+            members = [f'maxpool{k + 2}']
             in_ch = channels[-1]
             for j, row in enumerate(spec[group]):
                 block = InceptionBlock(in_ch, row, branch3_kernel_size, **kw)
                 self.add_module(f'{group}{chr(ord("a") + j)}', block)
-                members.append(block)
+                members.append(f'{group}{chr(ord("a") + j)}')
                 in_ch = row.out_channels
-            views.append(StageView(*members))
+            stages.append(members)
             channels.append(in_ch)
 
-        self._stage_views = views
         blocks = {name: m for name, m in self.named_children()
                   if isinstance(m, InceptionBlock)}
         self.aux_taps = self.check_tap_names(aux_taps, list(blocks))
         for name in self.aux_taps:
             self.add_tap(name, blocks[name], blocks[name].out_channels)
-        self.stage_channels = tuple(channels)
-        self.stage_strides = (4, 8, 16, 32)
+        self.declare_stages(stem=['conv1', 'maxpool1'], stages=stages,
+                            channels=channels, strides=(4, 8, 16, 32))
         # conv1 (/2) and the three unpadded 3x3/2 ceil-mode pools: maxpool3
         # gets a 1x1 map (and fails) below 15x15 input (tested).
         self.min_input_size = 15
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.maxpool1]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self._stage_views)

@@ -30,10 +30,10 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, StageView, make_stage_strides,
+from ..base import (BaseBackbone, make_stage_strides,
                     shape_is_symbolic)
-from .resnet import (BasicBlock, Bottleneck, ResidualBlock, make_res_layer,
-                     resolve_pretrained)
+from .resnet import (BasicBlock, Bottleneck, make_res_layer,
+                     resolve_pretrained, zero_init_residual_blocks)
 
 __all__ = [
     'HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS', 'UPSAMPLE_NEAREST',
@@ -315,20 +315,12 @@ class HRNet(BaseBackbone):
             ``num_branches`` (stage k has k), ``block`` (``'BASIC'`` or
             ``'BOTTLENECK'``), ``num_blocks`` and ``num_channels`` (one per
             branch).
-        in_channels (int): Input image channels.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per residual block.
         zero_init_residual (bool): Zero the last norm of every residual
             block of stages 2-4 at initialisation.
         multiscale_output (bool): False fuses only the highest-resolution
             branch in the last module (then ``out_indices`` can only be 0).
-        out_indices (int | Sequence[int], optional): Branches to return;
-            None returns every branch the network fuses.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
         upsample_cfg (dict, optional): ``mode``/``align_corners`` of the
             fusion's upsampling. None: ``extra['upsample']`` if given (as
             mmpose), else nearest (mmpretrain, mmdet, mmpose). mmseg's HRNet
@@ -370,8 +362,10 @@ class HRNet(BaseBackbone):
                                                     multiscale_output)
         if out_indices is None:
             out_indices = (0, 1, 2, 3) if multiscale_output else (0, )
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         if extra is None:
             if arch not in HRNET_ARCHS:
                 raise ValueError(
@@ -413,8 +407,6 @@ class HRNet(BaseBackbone):
                                  multiscale_output or k < 4))
             channels = out_channels
 
-        self.stage_channels = tuple(channels)
-        self.stage_strides = make_stage_strides(4, [1, 2, 2, 2])
         if not multiscale_output:
             resolved = self.resolve_out_indices(out_indices, 4)
             if resolved != (0, ):
@@ -423,13 +415,13 @@ class HRNet(BaseBackbone):
                     'resolution branch is fused: out_indices must be 0, '
                     f'but got {out_indices!r}')
         # The stages for frozen_stages, grouped as mmseg's and mmpose's
-        # HRNet: each stage with the transition that follows it.
-        self._stage_views = [
-            StageView(self.layer1, self.transition1),
-            StageView(self.stage2, self.transition2),
-            StageView(self.stage3, self.transition3),
-            StageView(self.stage4),
-        ]
+        # HRNet: each stage with the transition that follows it (forward
+        # below runs them itself: the branches are lists of maps).
+        self.declare_stages(
+            stem=['conv1', self.norm1_name, 'conv2', self.norm2_name],
+            stages=[['layer1', 'transition1'], ['stage2', 'transition2'],
+                    ['stage3', 'transition3'], ['stage4']],
+            channels=channels, strides=make_stage_strides(4, [1, 2, 2, 2]))
 
     # ----------------------------------------------------------------- #
     # Building
@@ -491,12 +483,6 @@ class HRNet(BaseBackbone):
     # ----------------------------------------------------------------- #
     # What the base class needs
     # ----------------------------------------------------------------- #
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.norm1, self.conv2, self.norm2]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self._stage_views)
-
     #: ceil(29 / 4) = 8: the smallest size whose four branches line up.
     min_input_size = 29
 
@@ -554,8 +540,4 @@ class HRNet(BaseBackbone):
         if self.zero_init_residual and self.pretrained_cfg is None:
             # Every block of the HR modules starts as the identity.
             for k in range(2, 5):
-                for m in getattr(self, f'stage{k}').modules():
-                    if (isinstance(m, ResidualBlock) and getattr(
-                            m.last_norm, 'weight', None) is not None):
-                        nn.init.zeros_(m.last_norm.weight)
-                        nn.init.zeros_(m.last_norm.bias)
+                zero_init_residual_blocks(getattr(self, f'stage{k}'))

@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView, as_named_arch, check_positive_ints
+from ..base import BaseBackbone, as_named_arch, check_positive_ints
 from ..layers import conv_norm_act
 
 __all__ = ['InceptionResNetV2', 'INCEPTION_RESNET_V2_ARCHS']
@@ -284,21 +284,9 @@ class InceptionResNetV2(BaseBackbone):
             ``num_blocks`` (A, B, C counts; C includes the last linear
             block) and optionally ``scales`` (the A, B, C residual scales;
             default 0.17, 0.10, 0.20).
-        out_indices (int | Sequence[int]): Stages to return. Default: -1.
-        frozen_stages (int): -1 none, 0 the stem, ``i`` the stem and the
-            first ``i`` stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm after every convolution but the residual
             blocks' linear 1x1. Default BN with eps 1e-3 (TF-slim's).
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block (each residual
-            block, grid reduction and stem-stage layer).
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Default Kaiming convs and
-            unit-scale norms, as every family here (TF-slim initialised
-            with Xavier-uniform; mmcv's ConvModule re-applies Kaiming to
-            the convs that are direct children anyway, so one rule for all
-            convs keeps them alike).
 
     Example:
         >>> model = InceptionResNetV2(out_indices=(0, 1, 2, 3)).eval()
@@ -321,8 +309,10 @@ class InceptionResNetV2(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         if not isinstance(norm_cfg, dict) or 'type' not in norm_cfg:
             raise TypeError('norm_cfg must be a dict with a "type" (e.g. '
                             "dict(type='BN', eps=1e-3)), but got "
@@ -364,16 +354,14 @@ class InceptionResNetV2(BaseBackbone):
         assert (self.mixed_5b.out_channels, self.mixed_6a.out_channels,
                 self.mixed_7a.out_channels) == _WIDTHS
 
-        self._stage_views = [
-            StageView(self.maxpool_3a, self.conv2d_3b, self.conv2d_4a),
-            StageView(self.maxpool_5a, self.mixed_5b, *self.repeat,
-                      owners=[self.repeat]),
-            StageView(self.mixed_6a, *self.repeat_1, owners=[self.repeat_1]),
-            StageView(self.mixed_7a, *self.repeat_2, self.block8,
-                      self.conv2d_7b, owners=[self.repeat_2]),
-        ]
-        self.stage_channels = _STAGE_CHANNELS
-        self.stage_strides = _STAGE_STRIDES
+        self.declare_stages(
+            stem=['conv2d_1a', 'conv2d_2a', 'conv2d_2b'],
+            stages=[['maxpool_3a', 'conv2d_3b', 'conv2d_4a'],
+                    ['maxpool_5a', 'mixed_5b', *self.blocks('repeat')],
+                    ['mixed_6a', *self.blocks('repeat_1')],
+                    ['mixed_7a', *self.blocks('repeat_2'), 'block8',
+                     'conv2d_7b']],
+            channels=_STAGE_CHANNELS, strides=_STAGE_STRIDES)
 
     def _make_blocks(self, branches: Sequence[Branch], index: int,
                      num_blocks: int, kw: dict) -> nn.Sequential:
@@ -383,12 +371,6 @@ class InceptionResNetV2(BaseBackbone):
             for _ in range(num_blocks)
         ])
 
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv2d_1a, self.conv2d_2a, self.conv2d_2b]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self._stage_views)
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """The ``out_indices`` stage outputs; stages after the last one
         requested are not run."""
@@ -396,8 +378,8 @@ class InceptionResNetV2(BaseBackbone):
         for module in self.stem_modules():
             x = module(x)
         outs = []
-        for i, stage in enumerate(self._stage_views[:self.out_indices[-1] +
-                                                    1]):
+        stages = self.stage_modules()[:self.out_indices[-1] + 1]
+        for i, stage in enumerate(stages):
             x = self.run_stage(stage, x)
             if i in self.out_indices:
                 outs.append(x)

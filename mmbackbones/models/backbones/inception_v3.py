@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView, shape_is_symbolic
+from ..base import BaseBackbone, shape_is_symbolic
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
 
@@ -283,18 +283,10 @@ class InceptionV3(TapsMixin, BaseBackbone):
             (mmpretrain defaults to 1000.)
         aux_logits (bool): Build the auxiliary classifier ``AuxLogits``.
         dropout (float): Dropout before ``fc``. Default 0.5.
-        out_indices (int | Sequence[int], optional): Outputs to return;
-            default the last stage.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per Mixed block.
-        in_channels (int): Input image channels.
         aux_taps (Sequence[str]): ``Mixed_*`` blocks whose outputs are
             returned (after the aux logits, before the ``out_indices``
             outputs). Default none.
-        init_cfg (dict | list[dict], optional): default
-            :data:`INCEPTION_V3_INIT_CFG` (mmpretrain's).
 
     Example:
         >>> model = InceptionV3(out_indices=(0, 1, 2))
@@ -331,20 +323,21 @@ class InceptionV3(TapsMixin, BaseBackbone):
         if out_indices is None:
             out_indices = -1
         super().__init__(
-            out_indices, frozen_stages, norm_eval, with_cp, in_channels,
-            copy.deepcopy(INCEPTION_V3_INIT_CFG)
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=copy.deepcopy(INCEPTION_V3_INIT_CFG)
             if init_cfg is None else init_cfg)
         self.num_classes = num_classes
         self.aux_logits = aux_logits
         self._make_stem(in_channels, conv_cfg)
-        self._stage_names = []
+        stages = []
         for stage in INCEPTION_V3_STAGES:
             for row in stage:
                 self.add_module(
                     row.name,
                     row.block(row.in_channels, conv_cfg=conv_cfg,
                               **row.kwargs))
-            self._stage_names.append(tuple(row.name for row in stage))
+            stages.append([row.name for row in stage])
         self.AuxLogits: Optional[nn.Module] = None
         if aux_logits:
             self.AuxLogits = InceptionAux(_FEATURE_CHANNELS[_AUX_STAGE],
@@ -363,8 +356,11 @@ class InceptionV3(TapsMixin, BaseBackbone):
             self.fc = nn.Linear(_FEATURE_CHANNELS[-1], num_classes)
             channels.append(num_classes)
             strides.append(strides[-1])  # logits of the whole last map
-        self.stage_channels = tuple(channels)
-        self.stage_strides = tuple(strides)
+            stages.append(['avgpool', 'dropout', 'flatten', 'fc'])
+        self.declare_stages(
+            stem=['Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3',
+                  'maxpool1', 'Conv2d_3b_1x1', 'Conv2d_4a_3x3', 'maxpool2'],
+            stages=stages, channels=channels, strides=strides)
 
     def _make_stem(self, in_channels: int, conv_cfg: Optional[dict]) -> None:
         """Paper Table 1 up to the 35x35 grid: 299 -> 149 -> 147 -> 147 ->
@@ -378,25 +374,6 @@ class InceptionV3(TapsMixin, BaseBackbone):
         self.Conv2d_3b_1x1 = _basic_conv(64, 80, 1, **common)
         self.Conv2d_4a_3x3 = _basic_conv(80, 192, 3, **common)
         self.maxpool2 = nn.MaxPool2d(kernel_size=3, stride=2)
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [
-            self.Conv2d_1a_3x3, self.Conv2d_2a_3x3, self.Conv2d_2b_3x3,
-            self.maxpool1, self.Conv2d_3b_1x1, self.Conv2d_4a_3x3,
-            self.maxpool2
-        ]
-
-    def stage_modules(self) -> List[nn.Module]:
-        """Views over the ``Mixed_*`` modules (not registered, so the keys
-        stay mmpretrain's), rebuilt at every call."""
-        stages = [
-            StageView(*[getattr(self, name) for name in names])
-            for names in self._stage_names
-        ]
-        if self.num_classes > 0:
-            stages.append(
-                StageView(self.avgpool, self.dropout, self.flatten, self.fc))
-        return stages
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView
+from ..base import BaseBackbone
 from ..layers import conv_norm_act
 
 __all__ = ['InceptionV4', 'InceptionV4Block', 'INCEPTION_V4_STAGES']
@@ -274,18 +274,9 @@ class InceptionV4(BaseBackbone):
     input is 75x75 (a ValueError below).
 
     Args:
-        out_indices (int | Sequence[int]): Stages to return; default the
-            last (-1).
-        frozen_stages (int): -1 none, 0 the stem, i the stem and the first
-            i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict, optional): Norm config; default BN with eps 1e-3
             (TensorFlow's, as in the published weights).
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): default the shared Kaiming
-            / unit-BN initialisation.
 
     Example:
         >>> model = InceptionV4(out_indices=(0, 1, 2, 3, 4)).eval()
@@ -306,8 +297,10 @@ class InceptionV4(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         # Both checked again after building; first here, so that a bad
         # argument fails before 41 M parameters are allocated.
         num_stages = len(INCEPTION_V4_STAGES)
@@ -319,9 +312,9 @@ class InceptionV4(BaseBackbone):
         build = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         name, spec = INCEPTION_V4_STEM
         self.add_module(name, _conv_module(in_channels, spec, **build))
-        self._stem_name = name
+        stem = [name]
         channels, stage_channels = spec.channels, []
-        self._stage_names: List[Tuple[str, ...]] = []
+        stages: List[List[str]] = []
         for stage in INCEPTION_V4_STAGES:
             for name, spec in stage:
                 if isinstance(spec, ConvSpec):
@@ -331,18 +324,7 @@ class InceptionV4(BaseBackbone):
                     layer = InceptionV4Block(channels, spec, **build)
                     channels = layer.out_channels
                 self.add_module(name, layer)
-            self._stage_names.append(tuple(name for name, _ in stage))
+            stages.append([name for name, _ in stage])
             stage_channels.append(channels)
-        self.stage_channels = tuple(stage_channels)
-        self.stage_strides = _STAGE_STRIDES
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [getattr(self, self._stem_name)]
-
-    def stage_modules(self) -> List[nn.Module]:
-        """Views over the named blocks (not registered, so the keys stay
-        ``Mixed_5b.branch1.0.conv.weight`` and so on), rebuilt per call."""
-        return [
-            StageView(*[getattr(self, name) for name in names])
-            for names in self._stage_names
-        ]
+        self.declare_stages(stem=stem, stages=stages, channels=stage_channels,
+                            strides=_STAGE_STRIDES)

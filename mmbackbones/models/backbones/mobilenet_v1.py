@@ -9,14 +9,13 @@ data pipeline, not of the network (see ``configs/mobilenet_v1/``).
 ``mmbackbones.converters`` maps timm's ``mobilenetv1_*`` weights.
 """
 from dataclasses import dataclass
-from numbers import Real
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, make_stage_strides
+from ..base import BaseBackbone, check_positive_number, make_stage_strides
 from ..layers import conv_norm_act, make_divisible
 
 __all__ = [
@@ -74,16 +73,6 @@ MOBILENET_V1_WIDEN_FACTORS = (1.0, 0.75, 0.5, 0.25)
 MOBILENET_V1_RESOLUTIONS = (224, 192, 160, 128)
 
 
-def _check_widen_factor(value) -> float:
-    positive = isinstance(value, Real) and not isinstance(value, bool) and \
-        value > 0
-    if not positive:
-        raise ValueError(
-            'widen_factor must be a positive number (paper Table 6: '
-            f'{list(MOBILENET_V1_WIDEN_FACTORS)}), but got {value!r}')
-    return value
-
-
 @MODELS.register_module()
 class MobileNetV1(BaseBackbone):
     """MobileNetV1 backbone.
@@ -109,16 +98,9 @@ class MobileNetV1(BaseBackbone):
     Args:
         widen_factor (float): Width multiplier; the paper's are
             :data:`MOBILENET_V1_WIDEN_FACTORS`. Default: 1.0.
-        out_indices (int | Sequence[int]): Outputs to return. Default: 4.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> import torch
@@ -138,9 +120,13 @@ class MobileNetV1(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
-        self.widen_factor = _check_widen_factor(widen_factor)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
+        self.widen_factor = check_positive_number(
+            'widen_factor', widen_factor,
+            f' (paper Table 6: {list(MOBILENET_V1_WIDEN_FACTORS)})')
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
@@ -155,9 +141,13 @@ class MobileNetV1(BaseBackbone):
                 self._make_stage(stage, channels, out_channels, common))
             stage_channels.append(out_channels)
             channels = out_channels
-        self.stage_channels = tuple(stage_channels)
-        self.stage_strides = make_stage_strides(
-            2, [s.stride for s in MOBILENET_V1_STAGES])
+        self.declare_stages(
+            stem=['conv1'],
+            stages=[self.blocks(f'layer{i + 1}')
+                    for i in range(len(stage_channels))],
+            channels=stage_channels,
+            strides=make_stage_strides(
+                2, [s.stride for s in MOBILENET_V1_STAGES]))
 
     @staticmethod
     def _make_stage(stage: MobileNetV1Stage, in_channels: int,
@@ -168,10 +158,3 @@ class MobileNetV1(BaseBackbone):
                                 out_channels,
                                 stage.stride if i == 0 else 1, common)
             for i in range(stage.num_blocks)))
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return [getattr(self, f'layer{i + 1}')
-                for i in range(len(MOBILENET_V1_STAGES))]

@@ -8,13 +8,12 @@ A table (paper Table 2) over the shared
 ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
 from dataclasses import dataclass
-from numbers import Real
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, make_stage_strides
+from ..base import BaseBackbone, check_positive_number, make_stage_strides
 from ..layers import InvertedResidual, conv_norm_act, make_divisible
 
 __all__ = ['MobileNetV2', 'MOBILENET_V2_STAGES', 'MOBILENET_V2_WIDEN_FACTORS']
@@ -75,16 +74,9 @@ class MobileNetV2(BaseBackbone):
     Args:
         widen_factor (float): Width multiplier; the paper's are
             :data:`MOBILENET_V2_WIDEN_FACTORS`. Default: 1.0.
-        out_indices (int | Sequence[int]): Outputs to return. Default: 7.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms (mmpretrain's).
 
     Example:
         >>> import torch
@@ -104,15 +96,13 @@ class MobileNetV2(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
-        if (isinstance(widen_factor, bool)
-                or not isinstance(widen_factor, Real) or not widen_factor > 0):
-            raise ValueError(
-                'widen_factor must be a positive number (the paper\'s: '
-                f'{list(MOBILENET_V2_WIDEN_FACTORS)}), but got '
-                f'{widen_factor!r}')
-        self.widen_factor = widen_factor
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
+        self.widen_factor = check_positive_number(
+            'widen_factor', widen_factor,
+            f" (the paper's: {list(MOBILENET_V2_WIDEN_FACTORS)})")
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
@@ -129,9 +119,15 @@ class MobileNetV2(BaseBackbone):
         final = last_channels(widen_factor)
         self.conv2 = conv_norm_act(channels, final, 1, **common)
 
-        self.stage_channels = (*stage_channels, final)
-        self.stage_strides = make_stage_strides(
-            2, [s.stride for s in MOBILENET_V2_STAGES] + [1])
+        # conv2 (the 1x1 to 1280) is the last stage: mmpretrain's layers
+        # list ends with it, so out_indices=7 / frozen_stages=8 reach it.
+        self.declare_stages(
+            stem=['conv1'],
+            stages=[self.blocks(f'layer{i + 1}')
+                    for i in range(len(stage_channels))] + [['conv2']],
+            channels=(*stage_channels, final),
+            strides=make_stage_strides(
+                2, [s.stride for s in MOBILENET_V2_STAGES] + [1]))
 
     @staticmethod
     def _make_stage(stage: MobileNetV2Stage, in_channels: int,
@@ -146,10 +142,3 @@ class MobileNetV2(BaseBackbone):
                     layout='sequential', **common))
             in_channels = out_channels
         return nn.Sequential(*blocks)
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return [getattr(self, f'layer{i + 1}')
-                for i in range(len(MOBILENET_V2_STAGES))] + [self.conv2]

@@ -172,15 +172,6 @@ class MobileNetV3(BaseBackbone):
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN with eps 0.001 and
             momentum 0.01 (TensorFlow's 0.99 decay).
-        out_indices (int | Sequence[int], optional): Outputs to return;
-            None is the last one.
-        frozen_stages (int): -1 none, 0 the stem ``layer0``, i ``layer0`` to
-            ``layer{i}``.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default mmpretrain's (Kaiming for leaky ReLU, unit-scale BN).
 
     Example:
         >>> import torch
@@ -200,9 +191,10 @@ class MobileNetV3(BaseBackbone):
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
-            -1 if out_indices is None else out_indices, frozen_stages,
-            norm_eval, with_cp, in_channels,
-            copy.deepcopy(MOBILENET_V3_INIT_CFG)
+            out_indices=-1 if out_indices is None else out_indices,
+            frozen_stages=frozen_stages, norm_eval=norm_eval,
+            with_cp=with_cp, in_channels=in_channels,
+            init_cfg=copy.deepcopy(MOBILENET_V3_INIT_CFG)
             if init_cfg is None else init_cfg)
         blocks = _parse_arch(arch)
         self.arch = arch
@@ -228,9 +220,13 @@ class MobileNetV3(BaseBackbone):
                                       act_cfg=dict(type='HSwish'), **common))
         channels.append(last)
         strides.append(stride)
-        self.stage_channels = tuple(channels)
-        self.stage_strides = tuple(strides)
         self.feat_dim = last  # mmpretrain's attribute
+        # mmpretrain counts the stem as output 0 (layer0): frozen_stages=k
+        # freezes layer0..layer{k}, the base's "stem and k stages".
+        self.declare_stages(
+            stem=['layer0'],
+            stages=[[f'layer{i}'] for i in range(1, len(blocks) + 2)],
+            channels=channels, strides=strides, stem_is_output=True)
 
     @staticmethod
     def _make_block(block: MobileNetV3Block, in_channels: int,
@@ -247,26 +243,3 @@ class MobileNetV3(BaseBackbone):
                                 block.mid_channels, block.kernel_size,
                                 block.stride, se=se,
                                 act_cfg=dict(type=block.act), **common)
-
-    def stem_modules(self) -> List[nn.Module]:
-        # mmpretrain counts the stem as output 0 (``layer0``), so it is the
-        # first stage here; frozen_stages accounts for that below.
-        return []
-
-    def stage_modules(self) -> List[nn.Module]:
-        return [getattr(self, f'layer{i}')
-                for i in range(len(self.blocks) + 2)]
-
-    def _post_init(self) -> None:
-        # frozen_stages=i freezes layer0..layer{i}: at most every stage.
-        if self.frozen_stages > len(self.blocks) + 1:
-            raise ValueError(
-                f'frozen_stages must be in -1..{len(self.blocks) + 1} for '
-                f'MobileNetV3 (-1: none, 0: the stem layer0, i: layer0 to '
-                f'layer{{i}}), but got {self.frozen_stages}')
-        super()._post_init()
-
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return self.stage_modules()[:self.frozen_stages + 1]

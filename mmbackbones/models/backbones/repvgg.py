@@ -198,7 +198,7 @@ class RepVGGBlock(nn.Module):
             out = self.se_layer(out)
         return self.act(out)
 
-    def reparameterize(self) -> Tuple[torch.Tensor, torch.Tensor]:
+    def equivalent_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """The (kernel, bias) of the one 3x3 convolution equal to the sum of
         the three branches (BN in eval mode, i.e. its running statistics)."""
         branches = [self.branch_3x3.norm, self.branch_1x1.norm]
@@ -229,7 +229,7 @@ class RepVGGBlock(nn.Module):
         if self.deploy:
             return
         with torch.no_grad():
-            kernel, bias = self.reparameterize()
+            kernel, bias = self.equivalent_kernel_bias()
         conv = self._make_reparam_conv().to(kernel)
         with torch.no_grad():
             conv.weight.copy_(kernel)
@@ -320,23 +320,16 @@ class RepVGG(BaseBackbone):
             'B3g2', 'B3g4', 'D2se') or a dict with ``num_blocks`` and
             ``width_factor`` (and optionally ``group_layer_map``,
             ``se_cfg``, ``stem_channels``), as in mmpretrain.
-        in_channels (int): Input image channels.
         base_channels (int): Stage ``i`` has ``base_channels * 2**i *
             width_factor[i]`` channels.
-        out_indices (int | Sequence[int]): Outputs to return. Default: 3.
         strides (Sequence[int]): Stride of each stage's first block.
         dilations (Sequence[int]): Dilation of each stage's blocks.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config; BN (or SyncBN) to re-parameterise.
         act_cfg (dict): Activation config. Default: ReLU, in place.
-        with_cp (bool): Gradient checkpointing per block.
         deploy (bool): Build the deploy form (one 3x3 conv per block).
-        norm_eval (bool): BatchNorm in eval mode while training.
         add_ppf (bool): mmpretrain's YOLOX-PAI neck piece; not supported
             (must be False).
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = RepVGG('A0', out_indices=(0, 1, 2, 3))
@@ -361,8 +354,10 @@ class RepVGG(BaseBackbone):
                  norm_eval: bool = False,
                  add_ppf: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         if add_ppf:
             raise ValueError('add_ppf=True (the YOLOX-PAI MTSPPF neck) is not '
                              'supported by mmbackbones.RepVGG')
@@ -393,8 +388,11 @@ class RepVGG(BaseBackbone):
             layer += num_blocks
             channels = out_channels
             stage_channels.append(out_channels)
-        self.stage_channels = tuple(stage_channels)
-        self.stage_strides = make_stage_strides(2, strides)
+        #: The stage names, as mmpretrain's RepVGG lists them.
+        self.stages = [f'stage_{i + 1}' for i in range(num_stages)]
+        self.declare_stages(
+            stem=['stem'], stages=[self.blocks(s) for s in self.stages],
+            channels=stage_channels, strides=make_stage_strides(2, strides))
 
     def _make_stage(self, in_channels: int, out_channels: int,
                     num_blocks: int, stride: int, dilation: int,
@@ -410,13 +408,6 @@ class RepVGG(BaseBackbone):
                     groups=group_map.get(first_layer + i, 1),
                     **self._block_args))
         return nn.Sequential(*blocks)
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.stem]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return [getattr(self, f'stage_{i + 1}')
-                for i in range(len(self.arch.num_blocks))]
 
     def switch_to_deploy(self) -> None:
         """Re-parameterise every block in place (mmpretrain's API)."""

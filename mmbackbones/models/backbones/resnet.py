@@ -39,7 +39,8 @@ from ..layers import conv_norm_act
 __all__ = [
     'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResidualBlock', 'BasicBlock',
     'Bottleneck', 'ResNetArch', 'RESNET_ARCHS', 'make_res_layer',
-    'make_downsample', 'resolve_pretrained', 'require_mmcv_ops'
+    'make_downsample', 'resolve_pretrained', 'require_mmcv_ops',
+    'zero_init_residual_blocks'
 ]
 
 
@@ -317,6 +318,17 @@ class Bottleneck(ResidualBlock):
         return self.norm3(self.conv3(out))
 
 
+def zero_init_residual_blocks(module: nn.Module) -> None:
+    """Zero the last norm of every :class:`ResidualBlock` in ``module``:
+    each block then starts as the identity (``zero_init_residual``, Goyal
+    et al. 2017, Sec. 5.1), its residual branch scaled by zero."""
+    for m in module.modules():
+        if (isinstance(m, ResidualBlock)
+                and getattr(m.last_norm, 'weight', None) is not None):
+            nn.init.zeros_(m.last_norm.weight)
+            nn.init.zeros_(m.last_norm.bias)
+
+
 def make_downsample(in_channels: int,
                     out_channels: int,
                     stride: int = 1,
@@ -452,7 +464,6 @@ class ResNet(BaseBackbone):
             class, or the name of a block of ``ARCHS``: ``'BasicBlock'`` /
             ``'Bottleneck'``; default the deepest row's) and
             ``stem_channels``.
-        in_channels (int): Input image channels.
         stem_channels (int, optional): Stem output channels; the arch's
             (64) when None.
         base_channels (int): Bottleneck width of the first stage.
@@ -462,22 +473,16 @@ class ResNet(BaseBackbone):
         dilations (Sequence[int]): Dilation of each stage (dense
             prediction: e.g. strides (1, 2, 1, 1), dilations (1, 1, 2, 4)
             give output stride 8).
-        out_indices (int | Sequence[int]): Stages to return. Default: the
-            last.
         style (str): ``'pytorch'``: stride on the 3x3 conv; ``'caffe'``: on
             the first 1x1.
         deep_stem (bool): Three 3x3 convolutions instead of the 7x7 (the
             "C" variant, key ``stem``).
         avg_down (bool): Average-pool before strided shortcut projections
             (the "D" variant).
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per block.
         zero_init_residual (bool): Zero the last norm of every block at
             initialisation (each block starts as the identity).
-        init_cfg (dict | list[dict], optional): Initialisation config.
         drop_path_rate (float): Stochastic depth, rising linearly to this
             rate over the blocks.
         contract_dilation (bool): mmseg's: the first block of a dilated
@@ -540,8 +545,10 @@ class ResNet(BaseBackbone):
                  plugins: Optional[list] = None,
                  pretrained: Optional[str] = None):
         init_cfg = resolve_pretrained(pretrained, init_cfg)
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         if plugins is not None:
             raise ValueError(
                 'plugins are not supported by '
@@ -584,8 +591,13 @@ class ResNet(BaseBackbone):
 
         self._make_stem(in_channels, self.stem_channels)
         self._make_stages(drop_path_rate)
-        self.stage_strides = make_stage_strides(4, self.strides)
         self.feat_dim = self.stage_channels[-1]
+        stem = (['stem'] if deep_stem else
+                ['conv1', self.norm1_name, 'relu']) + ['maxpool']
+        self.declare_stages(
+            stem=stem, stages=[self.blocks(n) for n in self.res_layers],
+            channels=self.stage_channels,
+            strides=make_stage_strides(4, self.strides))
 
     # ----------------------------------------------------------------- #
     # Building
@@ -704,26 +716,12 @@ class ResNet(BaseBackbone):
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
 
-    def stem_modules(self) -> List[nn.Module]:
-        if self.deep_stem:
-            return [self.stem, self.maxpool]
-        return [self.conv1, self.norm1, self.relu, self.maxpool]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return [getattr(self, name) for name in self.res_layers]
-
     def init_weights(self) -> None:
         super().init_weights()
         # Not over loaded weights, whether init_cfg is a dict or a list
         # holding the Pretrained entry (mmpretrain only checked a dict).
         if self.zero_init_residual and self.pretrained_cfg is None:
-            # Every block starts as the identity (Goyal et al. 2017, 5.1):
-            # the last norm of each residual branch scales it by zero.
-            for m in self.modules():
-                if (isinstance(m, ResidualBlock)
-                        and getattr(m.last_norm, 'weight', None) is not None):
-                    nn.init.zeros_(m.last_norm.weight)
-                    nn.init.zeros_(m.last_norm.bias)
+            zero_init_residual_blocks(self)
 
 
 @MODELS.register_module()

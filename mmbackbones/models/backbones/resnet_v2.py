@@ -166,18 +166,11 @@ class ResNetV2(BaseBackbone):
         dilations (Sequence[int], optional): Dilation of each stage's 3x3
             convs (for dense prediction, with stride 1 in the same stages);
             None: no dilation.
-        out_indices (int | Sequence[int]): Outputs to return. Default: 3.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per unit.
         zero_init_residual (bool): Zero the last conv of every unit at
             ``init_weights`` (each unit starts as the identity).
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = ResNetV2(depth=18, out_indices=(0, 1, 2, 3))
@@ -201,8 +194,10 @@ class ResNetV2(BaseBackbone):
                  zero_init_residual: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         arch = as_named_arch(depth, RESNET_V2_ARCHS, 'depth',
                              ['block', 'stage_blocks'])
         if isinstance(arch, dict):
@@ -244,8 +239,11 @@ class ResNetV2(BaseBackbone):
             else act_cfg
         self.layers[-1].add_module('act', build_activation_layer(final_act))
 
-        self.stage_channels = tuple(stage_channels)
-        self.stage_strides = make_stage_strides(4, self.strides)
+        self.declare_stages(
+            stem=['conv1', 'maxpool'],
+            stages=[self.blocks(f'layer{i + 1}') for i in range(num_stages)],
+            channels=stage_channels,
+            strides=make_stage_strides(4, self.strides))
 
     def _make_stem(self, stem_channels: int, conv_cfg: Optional[dict]):
         self.conv1 = build_conv_layer(conv_cfg, self.in_channels,
@@ -269,12 +267,6 @@ class ResNetV2(BaseBackbone):
     def layers(self) -> List[nn.Sequential]:
         return [getattr(self, f'layer{i + 1}')
                 for i in range(len(self.strides))]
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.maxpool]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return self.layers
 
     def init_weights(self) -> None:
         super().init_weights()

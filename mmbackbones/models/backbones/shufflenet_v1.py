@@ -144,16 +144,9 @@ class ShuffleNetV1(BaseBackbone):
     Args:
         groups (int): Groups g of the 1x1 convolutions: 1, 2, 3, 4 or 8.
         widen_factor (float): Width multiplier: 0.25, 0.5, 1.0, 1.5 or 2.0.
-        out_indices (int | Sequence[int]): Outputs to return. Default: 2.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per unit.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = ShuffleNetV1(groups=3, out_indices=(0, 1, 2))
@@ -173,8 +166,10 @@ class ShuffleNetV1(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         self._check_arch(groups, widen_factor)
         self.groups = groups
         self.widen_factor = widen_factor
@@ -194,8 +189,11 @@ class ShuffleNetV1(BaseBackbone):
                                  first_block=i == 0, **common))
             channels = out_channels
 
-        self.stage_channels = tuple(stages)
-        self.stage_strides = make_stage_strides(4, [2, 2, 2])
+        self.declare_stages(
+            stem=['conv1', 'maxpool'],
+            stages=[self.blocks(f'layers.{i}')
+                    for i in range(len(self.layers))],
+            channels=stages, strides=make_stage_strides(4, [2, 2, 2]))
 
     @staticmethod
     def _check_arch(groups: int, widen_factor: float) -> None:
@@ -229,9 +227,3 @@ class ShuffleNetV1(BaseBackbone):
             for i in range(num_units)
         ]
         return nn.Sequential(*units)
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.maxpool]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self.layers)

@@ -103,16 +103,9 @@ class ShuffleNetV2(BaseBackbone):
 
     Args:
         widen_factor (float): Width multiplier, one of 0.5, 1.0, 1.5, 2.0.
-        out_indices (int | Sequence[int]): Outputs to return. Default: 3.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per unit.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs and unit-scale norms.
 
     Example:
         >>> model = ShuffleNetV2(widen_factor=1.0, out_indices=(0, 1, 2, 3))
@@ -131,8 +124,10 @@ class ShuffleNetV2(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         if widen_factor not in SHUFFLENET_V2_ARCHS:
             raise ValueError(
                 f'widen_factor must be one of {list(SHUFFLENET_V2_ARCHS)}, '
@@ -163,11 +158,12 @@ class ShuffleNetV2(BaseBackbone):
             conv_norm_act(channels, arch.final_channels, 1, act_cfg=act_cfg,
                           **common))
 
-        self.stage_channels = (*arch.stage_channels, arch.final_channels)
-        self.stage_strides = make_stage_strides(4, [2, 2, 2, 1])
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.maxpool]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self.layers)
+        self.declare_stages(
+            stem=['conv1', 'maxpool'],
+            # The units one by one; Conv5 as one module (its in-place ReLU
+            # must not be checkpointed apart from its BN).
+            stages=[self.blocks(f'layers.{i}')
+                    for i in range(len(self.layers) - 1)]
+            + [[f'layers.{len(self.layers) - 1}']],
+            channels=(*arch.stage_channels, arch.final_channels),
+            strides=make_stage_strides(4, [2, 2, 2, 1]))

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, StageView, as_named_arch
+from ..base import BaseBackbone, as_named_arch
 from ..layers import conv2d_relu
 
 __all__ = ['SqueezeNet', 'Fire', 'SQUEEZENET_ARCHS']
@@ -121,14 +121,6 @@ class SqueezeNet(BaseBackbone):
         arch (str | dict): '1_0' or '1_1', or a custom dict with the fields
             of :class:`SqueezeNetArch` (``stem_channels``, ``stem_kernel``,
             ``stages``).
-        out_indices (int | Sequence[int]): Outputs to return. Default: -1.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
-        norm_eval (bool): Accepted for the common interface; SqueezeNet has
-            no normalisation layers, so it changes nothing.
-        with_cp (bool): Gradient checkpointing per Fire module.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs.
 
     Example:
         >>> model = SqueezeNet(arch='1_1', out_indices=(0, 1, 2))
@@ -144,8 +136,10 @@ class SqueezeNet(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         arch_def = as_named_arch(
             arch, SQUEEZENET_ARCHS,
             required_keys=['stem_channels', 'stem_kernel', 'stages'])
@@ -172,17 +166,15 @@ class SqueezeNet(BaseBackbone):
                 channels = e1 + e3
             stage_slices.append((start, len(layers)))
             stage_channels.append(channels)
+        # The keys stay torchvision's ``features.N``; the stages are
+        # ranges of it.
         self.features = nn.Sequential(*layers)
-        # One view per stage over the same modules, kept in a plain list so
-        # they add no state-dict keys (the keys stay torchvision's
-        # ``features.N``).
-        self._stage_views = [
-            StageView(*self.features[a:b]) for a, b in stage_slices
-        ]
-
-        self.stage_channels = tuple(stage_channels)
-        self.stage_strides = tuple(4 * 2**i
-                                   for i in range(len(arch_def.stages)))
+        self.declare_stages(
+            stem=['features.0', 'features.1', 'features.2'],
+            stages=[[f'features.{j}' for j in range(a, b)]
+                    for a, b in stage_slices],
+            channels=stage_channels,
+            strides=[4 * 2**i for i in range(len(arch_def.stages))])
         self.min_input_size = _min_input_size(arch_def.stem_kernel,
                                               len(arch_def.stages))
 
@@ -206,9 +198,3 @@ class SqueezeNet(BaseBackbone):
         return SqueezeNetArch(
             arch['stem_channels'], arch['stem_kernel'],
             tuple(tuple(tuple(f) for f in s) for s in stages))
-
-    def stem_modules(self) -> List[nn.Module]:
-        return list(self.features[:3])
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self._stage_views)

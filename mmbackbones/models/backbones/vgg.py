@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from mmbackbones.registry import MODELS
-from ..base import (DEFAULT_INIT_CFG, BaseBackbone, StageView, as_named_arch,
+from ..base import (DEFAULT_INIT_CFG, BaseBackbone, as_named_arch,
                     make_stage_strides)
 
 __all__ = ['VGG', 'VGG_ARCHS']
@@ -116,23 +116,12 @@ class VGG(BaseBackbone):
             max-pool; None: 2 everywhere. 1 replaces the 2x2 pool with a
             3x3 stride-1 one, as in DeepLab's and SSD's VGG. Not an
             mmpretrain argument.
-        out_indices (int | Sequence[int], optional): Outputs to return;
-            None: the logits (index ``num_stages``) when there is a
-            classifier, else the last stage.
-        frozen_stages (int): -1 none; i freezes the first i stages (there
-            is no stem, so 0 freezes nothing).
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict, optional): Norm config, e.g. ``dict(type='BN')``
             for VGG-BN; None (default) is the paper's VGG.
         act_cfg (dict): Activation config. Default: ReLU.
-        norm_eval (bool): BatchNorm in eval mode while training.
         ceil_mode (bool): ``ceil_mode`` of the max-pools.
         with_last_pool (bool): Keep the last stage's max-pool.
-        with_cp (bool): Gradient checkpointing per conv layer.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config;
-            default Kaiming convs, unit-scale norms and N(0, 0.01) FC
-            weights (as mmpretrain).
 
     Example:
         >>> model = VGG(depth=11, norm_cfg=dict(type='BN'),
@@ -173,8 +162,10 @@ class VGG(BaseBackbone):
             init_cfg = copy.deepcopy(DEFAULT_INIT_CFG) + [
                 dict(type='Normal', std=0.01, layer='Linear')
             ]
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         arch = as_named_arch(depth, VGG_ARCHS, 'depth', ['stage_blocks'])
         if isinstance(arch, dict):
             arch = VGGArch(**arch)
@@ -205,8 +196,14 @@ class VGG(BaseBackbone):
                                   num_classes)
             channels += (num_classes, )
             strides.append(strides[-1])  # logits of the whole last map
-        self.stage_channels = tuple(channels)
-        self.stage_strides = tuple(strides)
+        # The keys stay mmpretrain's ``features.N``: the stages are ranges
+        # of it. VGG has no stem: frozen_stages=0 freezes nothing.
+        stages = [[f'features.{j}' for j in range(start, end)]
+                  for start, end in self._stage_ranges]
+        if num_classes > 0:
+            stages.append(['avgpool', 'flatten', 'classifier'])
+        self.declare_stages(stem=[], stages=stages, channels=channels,
+                            strides=strides)
 
     def _make_features(self, arch: VGGArch, conv_cfg, norm_cfg, act_cfg,
                        ceil_mode: bool, with_last_pool: bool):
@@ -244,21 +241,3 @@ class VGG(BaseBackbone):
             nn.Dropout(),
             nn.Linear(fc_channels, num_classes),
         )
-
-    def stem_modules(self) -> List[nn.Module]:
-        return []  # VGG starts with its first conv stage
-
-    def stage_modules(self) -> List[nn.Module]:
-        """Views of ``features`` (not registered modules, so the keys stay
-        mmpretrain's), rebuilt at every call so they always hold the
-        current layers; a view's mode is that of its layers. (A
-        :class:`StageView`, not a slice of ``features``: the base class
-        runs a view's members one by one, which torch.fx can name.)"""
-        stages = [
-            StageView(*self.features[start:end])
-            for start, end in self._stage_ranges
-        ]
-        if self.num_classes > 0:
-            stages.append(
-                StageView(self.avgpool, self.flatten, self.classifier))
-        return stages

@@ -211,15 +211,9 @@ class VoVNet(BaseBackbone):
         arch (str | dict): A key of :data:`VOVNET_ARCHS` (see its comment
             for the mapping to timm's names) or a dict with the fields of
             :class:`VoVNetArch`.
-        out_indices (int | Sequence[int]): Stages to return. Default: 3.
-        frozen_stages (int): -1 none, 0 the stem, i the stem and i stages.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        norm_eval (bool): BatchNorm in eval mode while training.
-        with_cp (bool): Gradient checkpointing per OSA block.
-        in_channels (int): Input image channels.
-        init_cfg (dict | list[dict], optional): Initialisation config.
 
     Example:
         >>> model = VoVNet('ese-19-slim', out_indices=(0, 1, 2, 3))
@@ -243,8 +237,10 @@ class VoVNet(BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, with_cp,
-                         in_channels, init_cfg)
+        super().__init__(
+            out_indices=out_indices, frozen_stages=frozen_stages,
+            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
+            init_cfg=init_cfg)
         spec = _resolve_arch(arch)
         self.arch = arch
         self.arch_spec = spec
@@ -256,8 +252,11 @@ class VoVNet(BaseBackbone):
             self.stages.append(
                 self._make_stage(i, channels, spec, common))
             channels = spec.out_channels[i]
-        self.stage_channels = spec.out_channels
-        self.stage_strides = make_stage_strides(4, [1, 2, 2, 2])
+        self.declare_stages(
+            stem=['stem'],
+            stages=[self.blocks(f'stages.{i}') for i in range(4)],
+            channels=spec.out_channels,
+            strides=make_stage_strides(4, [1, 2, 2, 2]))
 
     @staticmethod
     def _make_stem(in_channels: int, spec: VoVNetArch,
@@ -285,9 +284,3 @@ class VoVNet(BaseBackbone):
                 ese=spec.ese and j == num_blocks - 1, **common)
             in_channels = spec.out_channels[index]
         return nn.Sequential(modules)
-
-    def stem_modules(self) -> List[nn.Module]:
-        return [self.stem]
-
-    def stage_modules(self) -> List[nn.Module]:
-        return list(self.stages)

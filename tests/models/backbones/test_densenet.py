@@ -191,16 +191,14 @@ def test_input_too_small():
         model(torch.rand(1, 3, 28, 28))
 
 
-def test_stage_views_are_not_registered():
+def test_a_stage_is_the_list_of_its_registered_modules():
     model = DenseNet(arch=TINY)
     names = {name for name, _ in model.named_modules()}
     assert 'stages.0.block.0.norm1' in names
-    assert not any('view' in name for name in names)
     stage = model.stage_modules()[1]
+    assert type(stage) is list
     assert stage[0] is model.stages[1].block[0]
     assert stage[-1] is model.transitions[1]
-    model.eval()
-    assert not stage.training and stage.train() is stage
 
 
 @pytest.mark.parametrize('kwargs, match', [
@@ -230,10 +228,15 @@ def test_registry_builds_with_arguments():
     assert model.stages[0].block[0].conv1.out_channels == 16
 
 
-def test_stem_is_the_only_frozen_part_at_zero():
+def test_frozen_stages_never_freeze_the_stem_as_mmpretrain():
+    # mmpretrain's DenseNet: k freezes stages and transitions 0..k-1.
     model = DenseNet(arch=TINY, frozen_stages=0).train()
-    assert not any(p.requires_grad for p in model.stem.parameters())
-    assert all(p.requires_grad for p in model.stages.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+    model = DenseNet(arch=TINY, frozen_stages=1).train()
+    assert all(p.requires_grad for p in model.stem.parameters())
+    assert not any(p.requires_grad for p in model.stages[0].parameters())
+    assert not any(p.requires_grad for p in model.transitions[0].parameters())
+    assert all(p.requires_grad for p in model.stages[1].parameters())
     assert isinstance(model.stem[0], nn.Conv2d)
 
 

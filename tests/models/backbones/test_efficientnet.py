@@ -269,16 +269,14 @@ def test_drop_path_drops_or_scales_each_sample():
     assert any(dropped) and any(kept)
 
 
-def test_frozen_stages_vs_mmpretrain():
-    # Ours i == mmpretrain's i + 1 (ours: 0 is the stem, as every family).
-    for frozen in (0, 3, 6):
-        ours = EfficientNet('b0', frozen_stages=frozen).train()
-        ref = MMPretrainEfficientNet('b0', frozen_stages=frozen + 1)
-        ref.train()
-        assert {n for n, p in ours.named_parameters() if p.requires_grad} \
-            == {n for n, p in ref.named_parameters() if p.requires_grad}
-        assert all(not m.training for m in ours.layers[frozen].modules())
-    assert all(p.requires_grad for p in EfficientNet().parameters())
+def test_frozen_stages_counts_layers_as_mmpretrain():
+    # frozen_stages=k freezes layers.0..layers.{k-1}: 0 nothing, 1 the stem
+    # (tests/test_freezing.py compares every k with mmpretrain's).
+    for frozen in (-1, 0, 1, 7):
+        model = EfficientNet(arch=TINY, frozen_stages=frozen).train()
+        for i, layer in enumerate(model.layers):
+            assert all(p.requires_grad == (i >= frozen)
+                       for p in layer.parameters()), (frozen, i)
 
 
 def test_bad_arguments():
@@ -295,8 +293,8 @@ def test_bad_arguments():
         EfficientNet(arch=0)
     with pytest.raises(ValueError, match='drop_path_rate must be in'):
         EfficientNet(drop_path_rate=1.0)
-    with pytest.raises(ValueError, match=r'frozen_stages must be in -1..6'):
-        EfficientNet(frozen_stages=7)
+    with pytest.raises(ValueError, match=r'frozen_stages must be in -1..7'):
+        EfficientNet(frozen_stages=8)
     with pytest.raises(ValueError, match='out_indices 7 is out of range'):
         EfficientNet(out_indices=(7, ))
 
@@ -325,17 +323,3 @@ class TestEfficientNetContract(BackboneContract):
     @staticmethod
     def build(**kwargs):
         return EfficientNet(arch=TINY, **kwargs)
-
-    def test_frozen_stages(self):
-        # The stem is stage 0 (mmpretrain's out_indices): frozen_stages=i
-        # freezes layers.0 to layers.i.
-        for frozen in (0, 3, 6):
-            model = self.build(frozen_stages=frozen)
-            assert model.train() is model
-            frozen_ids = {id(p) for m in model.layers[:frozen + 1]
-                          for p in m.parameters()}
-            assert frozen_ids
-            for p in model.parameters():
-                assert p.requires_grad == (id(p) not in frozen_ids)
-            assert all(not m.training
-                       for m in model.layers[frozen].modules())

@@ -169,19 +169,6 @@ class TestMobileNetV3Contract(BackboneContract):
     def build(**kwargs):
         return MobileNetV3(arch='small_050', **kwargs)
 
-    def test_frozen_stages(self):
-        # The stem is stage 0 (mmpretrain's out_indices), and frozen_stages
-        # counts it as mmpretrain does: see test_frozen_stages_as_mmpretrain.
-        for frozen in (0, 6, 12):
-            model = self.build(frozen_stages=frozen)
-            assert model.train() is model
-            frozen_modules = model.stage_modules()[:frozen + 1]
-            frozen_ids = {id(p) for m in frozen_modules
-                          for p in m.parameters()}
-            assert frozen_ids
-            for p in model.parameters():
-                assert p.requires_grad == (id(p) not in frozen_ids)
-
 
 def test_registry_builds_with_arguments():
     model = MODELS.build(dict(type='MobileNetV3', arch='large'))
