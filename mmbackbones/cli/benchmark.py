@@ -17,173 +17,32 @@ Examples::
         --reference "mmpretrain:ShuffleNetV2:widen_factor=1.0"
 """
 import argparse
-import ast
 import copy
 import json
-import statistics
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence
 
 import torch
 import torch.nn as nn
 
-SPEC_HELP = """\
-reference SPEC (SOURCE:NAME[:KWARGS]):
-  torchvision:NAME[:KWARGS]   torchvision.models.NAME(**KWARGS), random
-                              weights; the features are ``model.features``
-                              when the model has them (VGG, DenseNet,
-                              MobileNet, EfficientNet...), else its children
-                              up to the global pool / classifier (ResNet,
-                              ResNeXt, RegNet, ShuffleNetV2...).
-  timm:NAME[:KWARGS]          timm.create_model(NAME, num_classes=0,
-                              **KWARGS); the features are
-                              ``forward_features`` (no pooling, no head).
-  mmpretrain:TYPE[:KWARGS]    mmpretrain's MODELS.build(dict(type=TYPE,
-                              **KWARGS)), e.g. mmpretrain:ResNet:depth=50.
-  mmbackbones:TYPE[:KWARGS]   one of ours, by registry type (to compare two
-                              of our variants or options).
-  pretrainedmodels:NAME[:KWARGS]  Cadene's pretrainedmodels.NAME(
-                              pretrained=None, **KWARGS); the features are
-                              ``features`` (e.g. bninception).
-  pytorchcv:NAME[:KWARGS]     pytorchcv's get_model(NAME, pretrained=False,
-                              **KWARGS); the features are ``features``
-                              without its ``final_pool``.
-KWARGS are Python keyword arguments, as in a call:
-  "mmpretrain:ResNet:depth=50,out_indices=(3,),style='pytorch'"
+from mmbackbones.analysis.references import (SPEC_HELP, build_ours,
+                                             build_reference, parse_spec)
+from mmbackbones.analysis.timing import Timed, compare, run_interleaved
 
-The timed step is only the backbone: no loss head, no optimizer step.
+__all__ = ['SPEC_HELP', 'build_ours', 'build_reference', 'parse_spec',
+           'make_step', 'make_runners', 'summarise', 'main']
+
+_NOTE = """
+The timed step is only the backbone: no loss head, no optimizer step
+(tools/analysis/train_speed.py times the whole training iteration).
 On a machine shared with other jobs, OMP_WAIT_POLICY=PASSIVE keeps
 spinning OpenMP threads from slowing small operations down 10x and more
 (it applies to both models alike); compare the median and the
 fastest-step ratios: they should agree.
 """
 
-_TORCHVISION_HEAD = ('avgpool', 'fc', 'classifier', 'dropout', 'head',
-                     'AuxLogits', 'aux1', 'aux2')
-
 
 # --------------------------------------------------------------------- #
-# Building the two models
-# --------------------------------------------------------------------- #
-def parse_spec(spec: str) -> Tuple[str, str, Dict[str, Any]]:
-    """``'mmpretrain:ResNet:depth=50'`` -> ``('mmpretrain', 'ResNet',
-    {'depth': 50})``; the kwargs are parsed as Python literals."""
-    parts = spec.split(':', 2)
-    if len(parts) < 2 or not all(parts[:2]):
-        raise ValueError(f'--reference must be SOURCE:NAME[:KWARGS], got '
-                         f'{spec!r}')
-    source, name = parts[0], parts[1]
-    kwargs: Dict[str, Any] = {}
-    if len(parts) == 3 and parts[2].strip():
-        try:
-            call = ast.parse(f'f({parts[2]})', mode='eval').body
-            if call.args:
-                raise ValueError('positional arguments are not supported')
-            kwargs = {kw.arg: ast.literal_eval(kw.value)
-                      for kw in call.keywords}
-        except (SyntaxError, ValueError) as err:
-            raise ValueError(f'cannot parse the keyword arguments '
-                             f'{parts[2]!r} of {spec!r}: {err}') from err
-    return source, name, kwargs
-
-
-class _Features(nn.Module):
-    """Calls one method (``forward_features``) of a model as its forward."""
-
-    def __init__(self, model: nn.Module, method: str):
-        super().__init__()
-        self.model = model
-        self.method = method
-
-    def forward(self, x):
-        return getattr(self.model, self.method)(x)
-
-
-def _torchvision_features(name: str, kwargs: dict) -> nn.Module:
-    import torchvision
-    if not hasattr(torchvision.models, name):
-        raise ValueError(f'torchvision.models has no {name!r}')
-    model = getattr(torchvision.models, name)(weights=None, **kwargs)
-    if isinstance(getattr(model, 'features', None), nn.Module):
-        return model.features
-    children = []
-    for child_name, child in model.named_children():
-        if child_name in _TORCHVISION_HEAD:
-            break
-        children.append(child)
-    return nn.Sequential(*children)
-
-
-def _timm_features(name: str, kwargs: dict) -> nn.Module:
-    import timm
-    model = timm.create_model(name, pretrained=False,
-                              **dict(dict(num_classes=0), **kwargs))
-    return _Features(model, 'forward_features')
-
-
-def _pretrainedmodels_features(name: str, kwargs: dict) -> nn.Module:
-    import pretrainedmodels
-    if name not in pretrainedmodels.model_names:
-        raise ValueError(f'pretrainedmodels has no {name!r}')
-    model = getattr(pretrainedmodels, name)(
-        **dict(dict(pretrained=None), **kwargs))
-    model.last_linear = nn.Identity()  # unused; not counted in its params
-    return _Features(model, 'features')
-
-
-def _pytorchcv_features(name: str, kwargs: dict) -> nn.Module:
-    from pytorchcv.model_provider import get_model
-    features = get_model(name, **dict(dict(pretrained=False),
-                                      **kwargs)).features
-    return nn.Sequential(*[m for n, m in features.named_children()
-                           if n != 'final_pool'])
-
-
-def _registry_model(registry, type_name: str, kwargs: dict) -> nn.Module:
-    return registry.build(dict(type=type_name, **kwargs))
-
-
-def build_reference(spec: str) -> nn.Module:
-    """The reference backbone named by ``spec`` (see ``--help``)."""
-    source, name, kwargs = parse_spec(spec)
-    if source == 'torchvision':
-        return _torchvision_features(name, kwargs)
-    if source == 'timm':
-        return _timm_features(name, kwargs)
-    if source == 'mmpretrain':
-        import mmpretrain.models  # noqa: F401  (registers the backbones)
-        from mmpretrain.registry import MODELS
-        return _registry_model(MODELS, name, kwargs)
-    if source == 'mmbackbones':
-        import mmbackbones  # noqa: F401
-        from mmbackbones.registry import MODELS
-        return _registry_model(MODELS, name, kwargs)
-    if source == 'pretrainedmodels':
-        return _pretrainedmodels_features(name, kwargs)
-    if source == 'pytorchcv':
-        return _pytorchcv_features(name, kwargs)
-    raise ValueError(f'unknown reference source {source!r}: use torchvision, '
-                     'timm, mmpretrain, mmbackbones, pretrainedmodels or '
-                     'pytorchcv')
-
-
-def build_ours(config: str, cfg_options: dict = None) -> nn.Module:
-    """``model.backbone`` of one of our config files."""
-    import mmbackbones  # noqa: F401
-    from mmbackbones.cli.common import load_config
-    from mmbackbones.registry import MODELS
-    # A missing or broken config, or an unknown --cfg-options key: one
-    # ToolError (exit 2), as in every tool.
-    cfg = load_config(config, cfg_options)
-    backbone = cfg.get('model', {}).get('backbone')
-    if backbone is None:
-        raise ValueError(f'{config} has no model.backbone')
-    return MODELS.build(copy.deepcopy(backbone))
-
-
-# --------------------------------------------------------------------- #
-# Timing
+# Timing (mmbackbones.analysis.timing does the interleaving)
 # --------------------------------------------------------------------- #
 def _tensors(outputs) -> List[torch.Tensor]:
     if isinstance(outputs, torch.Tensor):
@@ -191,19 +50,6 @@ def _tensors(outputs) -> List[torch.Tensor]:
     if isinstance(outputs, dict):
         outputs = list(outputs.values())
     return [t for o in outputs for t in _tensors(o)]
-
-
-@dataclass
-class Runner:
-    """One model in one memory format, and its step times (seconds)."""
-    label: str
-    memory_format: str
-    step: Callable[[], None]
-    times: List[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
 
 
 def make_step(model: nn.Module, x: torch.Tensor, mode: str,
@@ -232,7 +78,9 @@ def make_step(model: nn.Module, x: torch.Tensor, mode: str,
 
 def make_runners(models: Dict[str, nn.Module], x: torch.Tensor, mode: str,
                  formats: Sequence[str], device: torch.device,
-                 sync: Callable[[], None]) -> List[Runner]:
+                 sync: Callable[[], None]) -> List[Timed]:
+    """One :class:`~mmbackbones.analysis.timing.Timed` per model and
+    memory format (``info['memory_format']``)."""
     runners = []
     for label, model in models.items():
         for i, fmt in enumerate(formats):
@@ -243,48 +91,35 @@ def make_runners(models: Dict[str, nn.Module], x: torch.Tensor, mode: str,
             m = m.to(device, memory_format=memory_format)
             inp = x.to(device).contiguous(memory_format=memory_format)
             runners.append(
-                Runner(label, fmt, make_step(m, inp, mode, sync)))
+                Timed(label, make_step(m, inp, mode, sync),
+                      info=dict(memory_format=fmt)))
     return runners
-
-
-def run_interleaved(runners: List[Runner], warmup: int, steps: int) -> None:
-    """Warm up every runner, then time them round-robin, reversing the
-    order each round (A B C D, D C B A, ...) so no runner always follows
-    the same neighbour."""
-    for runner in runners:
-        for _ in range(warmup):
-            runner.step()
-    order = list(runners)
-    for _ in range(steps):
-        for runner in order:
-            start = time.perf_counter()
-            runner.step()
-            runner.times.append(time.perf_counter() - start)
-        order.reverse()
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def summarise(runners: List[Runner], models: Dict[str, nn.Module]) -> dict:
-    best = {}
+def summarise(runners: List[Timed], models: Dict[str, nn.Module]) -> dict:
+    """Each model in its faster format, ``ratio`` ours / reference."""
+    best: Dict[str, Timed] = {}
     for runner in runners:
         if (runner.label not in best
                 or runner.median < best[runner.label].median):
             best[runner.label] = runner
+    versus = compare(best['ours'], best['reference'])
     return dict(
         results=[
-            dict(model=r.label, memory_format=r.memory_format,
+            dict(model=r.label, memory_format=r.info['memory_format'],
                  median_ms=1e3 * r.median, min_ms=1e3 * min(r.times),
                  max_ms=1e3 * max(r.times), steps=len(r.times))
             for r in runners
         ],
-        best={label: r.memory_format for label, r in best.items()},
+        best={label: r.info['memory_format'] for label, r in best.items()},
         params={label: count_params(m) for label, m in models.items()},
-        ratio=best['ours'].median / best['reference'].median,
+        ratio=versus['ratio'],
         # On a busy machine the fastest steps are the least disturbed.
-        min_ratio=min(best['ours'].times) / min(best['reference'].times),
+        min_ratio=versus['fastest_ratio'],
     )
 
 
@@ -319,7 +154,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = ArgumentParser(
         prog='benchmark.py',
         description=__doc__,
-        epilog=SPEC_HELP,
+        epilog=SPEC_HELP + _NOTE,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='one of our config files; its '
                         'model.backbone is benchmarked')
@@ -404,8 +239,8 @@ def main(argv=None) -> dict:
     return summary
 
 
-if __name__ == '__main__':
+def cli(argv=None) -> None:
     from mmbackbones.cli.common import run_tool
 
     # A bad SPEC is a ValueError: bad input, one line, exit 2.
-    run_tool(main, prog='benchmark.py', bad_input=(ValueError, ))
+    run_tool(main, argv, prog='benchmark.py', bad_input=(ValueError, ))

@@ -19,13 +19,12 @@ import argparse
 import copy
 import json
 import os
-import sys
 from typing import List, Optional
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmark import make_runners, run_interleaved, summarise  # noqa: E402
+from mmbackbones.analysis.timing import run_interleaved
+from .benchmark import make_runners, summarise
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -113,8 +112,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     return results
 
 
-if __name__ == '__main__':
+def cli(argv: Optional[List[str]] = None) -> None:
     from mmbackbones.cli.common import run_tool
 
     # An unknown backbone type is a ValueError: bad input, exit 2.
-    run_tool(main, prog='deploy_speed.py', bad_input=(ValueError, ))
+    run_tool(main, argv, prog='deploy_speed.py', bad_input=(ValueError, ))
