@@ -1,0 +1,57 @@
+"""The memory format each family trains in by default: measured, not
+guessed.
+
+``tools/train.py`` (``--memory-format auto``, the default) looks the
+config's backbone type up in :data:`TRAIN_MEMORY_FORMAT`; a family is
+trained in channels_last only where the whole training iteration was
+measured faster that way, and contiguous otherwise (also for a backbone
+not measured yet). ``--memory-format channels_last|contiguous`` or the
+config key ``memory_format`` overrides it.
+
+How the numbers were measured (``speedup`` = contiguous step time /
+channels_last step time, median of interleaved steps, >1: channels_last
+is faster)::
+
+    OMP_WAIT_POLICY=PASSIVE python tools/analysis/train_speed.py \\
+        configs/<family>.py --against self --batch-size 8 --shape 160
+
+i.e. our full classifier's ``train_step`` (data preprocessor, backbone,
+neck, head, Mixup, label-smoothing loss, SGD step), batch 8 at 160x160,
+2 threads, fp32 eager, the same in-memory batches for both formats.
+Machine: AMD EPYC, 2 cores, AVX-512 with AVX512_BF16 (torch 2.14.1 CPU),
+shared with 7 other jobs (load average 5-10): ratios within +-5% of 1 are
+noise and the family stays contiguous (the threshold below).
+"""
+from typing import Dict, NamedTuple, Optional
+
+
+class Measured(NamedTuple):
+    """One family's decision and the measurement behind it."""
+    memory_format: str
+    speedup: float  # contiguous / channels_last median step time
+    variant: str  # the config measured
+
+
+#: channels_last must be at least this much faster to be the default
+#: (below it the difference is within the noise of the shared machine).
+THRESHOLD = 1.05
+
+#: Registry type -> measurement (see the module doc for the command).
+TRAIN_MEMORY_FORMAT: Dict[str, Measured] = {}
+
+
+def measured_format(backbone_type: str) -> Optional[Measured]:
+    """The measurement for a backbone registry type (``'ResNet'``,
+    ``'mmbackbones.models.ResNet'`` or the class), or None."""
+    name = backbone_type if isinstance(backbone_type, str) else getattr(
+        backbone_type, '__name__', str(backbone_type))
+    return TRAIN_MEMORY_FORMAT.get(name.split('.')[-1])
+
+
+def fastest_memory_format(backbone_type) -> str:
+    """``'channels_last'`` where it was measured faster (by at least
+    :data:`THRESHOLD`) for this backbone type, else ``'contiguous'``."""
+    found = measured_format(backbone_type)
+    if found is None:
+        return 'contiguous'
+    return found.memory_format
