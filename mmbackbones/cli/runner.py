@@ -79,6 +79,16 @@ def setup_amp(cfg: Config) -> None:
         wrapper.setdefault('dtype', 'bfloat16')
 
 
+def setup_param_groups(cfg: Config) -> None:
+    """Merge the optimizer's per-parameter groups (same updates, one
+    multi-tensor step: :mod:`mmbackbones.engine.optim_constructor`) unless
+    the config chose its own constructor."""
+    wrapper = cfg.get('optim_wrapper')
+    if wrapper is not None and wrapper.get('paramwise_cfg') and \
+            'constructor' not in wrapper:
+        wrapper.constructor = 'GroupedOptimWrapperConstructor'
+
+
 def setup_compile(cfg: Config, backend: Optional[str]) -> None:
     """``--compile [BACKEND]``: mmengine's own ``compile`` option, i.e.
     ``torch.compile(model.train_step, backend=BACKEND)`` when training

@@ -14,9 +14,10 @@ head, loss, backward and optimizer step -- of
   registry type, the default where mmpretrain has the family;
   ``timm``/``torchvision``: their model, driven through the same train
   step), mmpretrain's default path: contiguous fp32 eager, plain
-  ``OptimWrapper``. ``--against self`` compares ours with ours in that
-  default path (how ``mmbackbones/analysis/memory_format.py`` was
-  measured).
+  ``OptimWrapper`` from mmengine's default constructor (one parameter
+  group per parameter). ``--against self`` compares ours with ours
+  contiguous fp32 eager (how ``mmbackbones/analysis/memory_format.py``
+  was measured: what the memory format or ``--amp`` alone is worth).
 
 Both get the same in-memory uint8 batches, interleaved in one process
 (``mmbackbones.analysis.timing``); it prints images/s of each and the ratio
@@ -191,8 +192,7 @@ def build_reference_classifier(config: str, cfg_options: Optional[dict],
         # As mmengine's Runner does.
         model_cfg['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
-    if spec != 'self':
-        model.backbone = build_reference_backbone(spec, cfg, ours.backbone,
+    model.backbone = build_reference_backbone(spec, cfg, ours.backbone,
                                                   shape)
     wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
     wrapper_cfg['type'] = 'OptimWrapper'
@@ -282,8 +282,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--against', default='auto',
         choices=('auto', 'mmpretrain', 'timm', 'torchvision', 'self'),
         help='the reference: auto (default) = mmpretrain where it has the '
-        'family, else timm/torchvision; self = ours in the default path '
-        '(contiguous fp32 eager)')
+        'family, else timm/torchvision; self = ours contiguous fp32 eager')
     parser.add_argument('--reference', metavar='SPEC',
                         help='a reference backbone SPEC instead (see '
                         'tools/analysis/benchmark.py --help)')
@@ -346,8 +345,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         spec = args.reference or (
             'self' if args.against == 'self' else
             default_reference(family, args.against))
-        reference, ref_wrapper = build_reference_classifier(
-            args.config, args.cfg_options, spec, ours, args.shape)
+        if spec == 'self':
+            # Ours, contiguous fp32 eager: what a flag alone is worth.
+            _, reference, ref_wrapper = build_ours(
+                args.config, args.cfg_options,
+                os.path.join(work_dir, 'self'), False, None, 'contiguous')
+        else:
+            reference, ref_wrapper = build_reference_classifier(
+                args.config, args.cfg_options, spec, ours, args.shape)
         setting = dict(config=args.config, family=family, reference=spec,
                        ours=_describe(runner), mode=args.mode,
                        shape=args.shape, threads=args.threads,

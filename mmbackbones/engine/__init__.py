@@ -30,3 +30,7 @@ __all__ += [
     'MemoryFormatClsDataPreprocessor', 'check_memory_format',
     'to_memory_format'
 ]
+from .optim_constructor import (GroupedOptimWrapperConstructor,  # noqa: E402
+                                merge_param_groups)
+
+__all__ += ['GroupedOptimWrapperConstructor', 'merge_param_groups']
