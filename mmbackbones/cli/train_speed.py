@@ -322,6 +322,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def _params(model: nn.Module) -> int:
+    """Backbone parameters (the neck and head are the same on both
+    sides)."""
+    model = getattr(model, 'module', model)
+    return sum(p.numel() for p in model.backbone.parameters())
+
+
 def _describe(runner) -> str:
     cfg = runner.cfg
     kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -361,7 +368,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                        cpu=torch.backends.cpu.get_cpu_capability(),
                        native_bf16=bool(
                            torch.ops.mkldnn._is_mkldnn_bf16_supported()),
-                       load=os.getloadavg()[0])
+                       load=os.getloadavg()[0],
+                       params=dict(ours=_params(ours),
+                                   reference=_params(reference)))
         if args.mode == 'train':
             result = _measure_train(args, ours, ours_wrapper, reference,
                                     ref_wrapper, runner)
@@ -428,7 +437,8 @@ def _print(result: dict) -> None:
           f'eager) | {s["shape"]} px, {s["threads"]} threads, median of '
           f'{s["rounds"]} interleaved steps after {s["warmup"]} warm-up | '
           f'CPU {s["cpu"]}, native bf16 {s["native_bf16"]}, load '
-          f'{s["load"]:.1f}')
+          f'{s["load"]:.1f} | backbone params ours '
+          f'{s["params"]["ours"]:,}, reference {s["params"]["reference"]:,}')
     rows = ([('train', result)] if s['mode'] == 'train' else
             [(k, v) for k, v in result.items() if k.startswith('batch_')])
     for name, row in rows:
