@@ -17,7 +17,7 @@ import ast
 import copy
 from typing import Any, Dict, Tuple
 
-import torch
+import torch  # noqa: F401  (the doctest example)
 import torch.nn as nn
 
 SPEC_HELP = """\
