@@ -50,6 +50,12 @@ TRAIN_MEMORY_FORMAT: Dict[str, Measured] = {
                              1.67, 17.7),
     'ShuffleNetV2': Measured('channels_last', 1.09,
                              'configs/shufflenet_v2.py', 1.10, 14.2),
+    'MobileNetV3': Measured('channels_last', 1.30, 'configs/mobilenet_v3.py',
+                            1.25, 13.7),
+    'ShuffleNetV1': Measured('channels_last', 1.13,
+                             'configs/shufflenet_v1.py', 2.58, 15.5),
+    # Slower in channels_last (median and fastest steps): stays contiguous.
+    'RepVGG': Measured('contiguous', 0.68, 'configs/repvgg.py', 0.83, 14.9),
 }
 
 
