@@ -54,6 +54,19 @@ TRAIN_MEMORY_FORMAT: Dict[str, Measured] = {
                             1.25, 13.7),
     'ShuffleNetV1': Measured('channels_last', 1.13,
                              'configs/shufflenet_v1.py', 2.58, 15.5),
+    'DenseNet': Measured('channels_last', 1.37, 'configs/densenet.py', 1.11,
+                         13.3),
+    'ResNeXt': Measured('channels_last', 1.26, 'configs/resnext.py', 0.64,
+                        15.3),
+    'SEResNet': Measured('channels_last', 1.17, 'configs/seresnet.py', 1.24,
+                         9.7),
+    'MobileNetV1': Measured('channels_last', 1.30, 'configs/mobilenet_v1.py',
+                            1.26, 13.3),
+    'SqueezeNet': Measured('channels_last', 1.28, 'configs/squeezenet.py',
+                           1.19, 9.8),
+    # Within the noise: stays contiguous.
+    'ResNetV2': Measured('contiguous', 1.01, 'configs/resnet_v2.py', 1.09,
+                         10.5),
     # Slower in channels_last (median and fastest steps): stays contiguous.
     'RepVGG': Measured('contiguous', 0.68, 'configs/repvgg.py', 0.83, 14.9),
 }
