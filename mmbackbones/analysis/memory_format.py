@@ -69,6 +69,7 @@ TRAIN_MEMORY_FORMAT: Dict[str, Measured] = {
                          10.5),
     # Slower in channels_last (median and fastest steps): stays contiguous.
     'RepVGG': Measured('contiguous', 0.68, 'configs/repvgg.py', 0.83, 14.9),
+    'VoVNet': Measured('contiguous', 0.90, 'configs/vovnet.py', 1.01, 10.0),
 }
 
 
