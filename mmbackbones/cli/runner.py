@@ -1,16 +1,17 @@
-"""Building mmengine's Runner for our tools: AMP on CPU and GPU, and
-distributed launch on CPU-only machines (gloo)."""
+"""Building mmengine's Runner for our tools: the memory format, AMP on CPU
+and GPU, torch.compile, and distributed launch on CPU-only machines
+(gloo)."""
 import os
 import time
 from datetime import timedelta
-from typing import List
+from typing import List, Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmbackbones.engine import SafeRunner
+from mmbackbones.engine import MEMORY_FORMATS, SafeRunner
 from mmbackbones.registry import RUNNERS
 from .common import RunStopped, ToolError
 
@@ -41,17 +42,106 @@ def dist_timeout(cfg: Config) -> float:
     return timeout
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 / AMX),
+    as oneDNN reports it; elsewhere bfloat16 is emulated."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+#: Why ``--amp`` refuses a CPU without native bfloat16.
+EMULATED_BF16 = (
+    '--amp on this CPU would train in emulated bfloat16: it has no native '
+    'bfloat16 (torch.ops.mkldnn._is_mkldnn_bf16_supported() is False, '
+    'e.g. AVX2 only), and there the full training step of ResNet-50, '
+    'MobileNetV2, EfficientNet-B0 and ShuffleNetV2 was measured 7-12x '
+    'SLOWER than fp32 (issue 12). Train without --amp; to run it anyway '
+    '(to test, not for speed) pass --cfg-options '
+    'optim_wrapper.type=CPUAutocastOptimWrapper')
+
+
 def setup_amp(cfg: Config) -> None:
     """``--amp``: fp16 + dynamic loss scaling on GPU; bfloat16 autocast on
-    CPU, where mmengine's AmpOptimWrapper refuses to run."""
+    CPU, where mmengine's AmpOptimWrapper refuses to run -- but only on a
+    CPU with native bfloat16 (see :data:`EMULATED_BF16`).
+
+    Raises:
+        ToolError: a CPU-only machine without native bfloat16.
+    """
     # Registry names, not classes: the config must still dump as text.
     wrapper = cfg.optim_wrapper
     if torch.cuda.is_available():
         wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')
     else:
+        if not cpu_has_native_bf16():
+            raise ToolError(EMULATED_BF16)
         wrapper.type = 'CPUAutocastOptimWrapper'
         wrapper.setdefault('dtype', 'bfloat16')
+
+
+def setup_param_groups(cfg: Config) -> None:
+    """Merge the optimizer's per-parameter groups (same updates, one
+    multi-tensor step: :mod:`mmbackbones.engine.optim_constructor`) unless
+    the config chose its own constructor."""
+    wrapper = cfg.get('optim_wrapper')
+    if wrapper is not None and wrapper.get('paramwise_cfg') and \
+            'constructor' not in wrapper:
+        wrapper.constructor = 'GroupedOptimWrapperConstructor'
+
+
+def setup_compile(cfg: Config, backend: Optional[str]) -> None:
+    """``--compile [BACKEND]``: mmengine's own ``compile`` option, i.e.
+    ``torch.compile(model.train_step, backend=BACKEND)`` when training
+    starts (the first iterations are slow: they compile)."""
+    if backend:
+        cfg.compile = dict(backend=backend)
+
+
+def setup_memory_format(cfg: Config, requested: Optional[str]) -> str:
+    """Resolve the run's memory format and set the config up for it.
+
+    ``requested`` (``--memory-format``) wins, else the config key
+    ``memory_format``, else ``'auto'``: the fastest measured format of the
+    backbone's family (:mod:`mmbackbones.analysis.memory_format`). The
+    resolved value is written to ``cfg.memory_format`` (SafeRunner
+    converts the model and saves contiguous checkpoints) and, for
+    channels_last, the data preprocessor becomes
+    ``MemoryFormatClsDataPreprocessor``. Returns the resolved value.
+
+    Raises:
+        ToolError: an unknown value, or a config whose data preprocessor
+            is not mmpretrain's ``ClsDataPreprocessor`` asked for
+            channels_last.
+    """
+    from mmbackbones.analysis.memory_format import fastest_memory_format
+    choice = requested or cfg.get('memory_format') or 'auto'
+    if choice not in ('auto', ) + MEMORY_FORMATS:
+        raise ToolError(f'memory_format must be one of '
+                        f'{("auto", ) + MEMORY_FORMATS}, but got {choice!r}')
+    if choice == 'auto':
+        backbone = (cfg.get('model') or {}).get('backbone') or {}
+        choice = fastest_memory_format(backbone.get('type', ''))
+    cfg.memory_format = choice
+    if choice != 'channels_last':
+        return choice
+    model = cfg.get('model') or {}
+    if 'data_preprocessor' in model:
+        pre = model['data_preprocessor']
+    else:
+        pre = cfg.setdefault('data_preprocessor', {})
+    if pre is None:
+        pre = cfg.data_preprocessor = {}
+    kind = str(pre.get('type', 'ClsDataPreprocessor')).split('.')[-1]
+    if kind not in ('ClsDataPreprocessor', 'MemoryFormatClsDataPreprocessor'):
+        if requested:
+            raise ToolError(f'--memory-format channels_last needs '
+                            f"mmpretrain's ClsDataPreprocessor, but the "
+                            f'config has {kind}')
+        cfg.memory_format = 'contiguous'  # auto: leave a custom one alone
+        return 'contiguous'
+    pre['type'] = 'MemoryFormatClsDataPreprocessor'
+    pre['memory_format'] = 'channels_last'
+    return choice
 
 
 def setup_launcher(cfg: Config) -> None:

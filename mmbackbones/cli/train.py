@@ -16,8 +16,11 @@ from mmbackbones.datasets import prepare_data
 from .common import (ArgumentParser, ToolError, add_cfg_options,
                      check_checkpoint_arg, check_datasets, check_run_config,
                      checkpoint_fits, load_run_config, run_tool)
+from mmbackbones.engine import MEMORY_FORMATS
 from .runner import (build_runner, communication_failure,
-                     is_communication_failure, setup_amp, setup_launcher)
+                     is_communication_failure, setup_amp, setup_compile,
+                     setup_launcher, setup_memory_format,
+                     setup_param_groups)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -36,6 +39,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='mixed precision: fp16 with loss scaling on GPU, bfloat16 '
         'autocast on CPU')
+    parser.add_argument(
+        '--compile', nargs='?', const='inductor', default=None,
+        metavar='BACKEND',
+        help='torch.compile the training step (mmengine\'s compile '
+        'option) with BACKEND (default: inductor); the first iterations '
+        'compile, the rest run faster where the backend helps')
+    parser.add_argument(
+        '--memory-format', choices=('auto', ) + MEMORY_FORMATS,
+        default=None,
+        help='memory format of the model and batches; auto (default, or '
+        'the config key memory_format): channels_last for the families '
+        'measured faster in it (mmbackbones/analysis/memory_format.py)')
     parser.add_argument(
         '--no-validate', action='store_true',
         help='skip validation during training')
@@ -68,6 +83,20 @@ def _resolve_resume(cfg: Config, resume: Optional[str]) -> None:
         cfg.resume, cfg.load_from = True, resume
 
 
+def configure_speed(cfg: Config, amp: bool = False,
+                    compile_backend: Optional[str] = None,
+                    memory_format: Optional[str] = None) -> str:
+    """What ``--amp``, ``--compile`` and ``--memory-format`` do to a
+    config, plus the merged optimizer groups (also what
+    tools/analysis/train_speed.py measures). Returns the resolved memory
+    format."""
+    if amp:
+        setup_amp(cfg)
+    setup_param_groups(cfg)
+    setup_compile(cfg, compile_backend)
+    return setup_memory_format(cfg, memory_format)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = load_run_config(args)
@@ -80,8 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
     check_checkpoint_arg(cfg.get('load_from'), 'load_from')
     _resolve_resume(cfg, args.resume)
-    if args.amp:
-        setup_amp(cfg)
+    configure_speed(cfg, args.amp, args.compile, args.memory_format)
     setup_launcher(cfg)
     runner = build_runner(cfg)
     if cfg.resume:

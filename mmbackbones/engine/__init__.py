@@ -20,3 +20,17 @@ __all__ += [
     'RankConsistencyHook', 'SafeCheckpointHook',
     'seed_worker', 'SafeRunner', 'WorkDirBusy'
 ]
+from .memory_format import (MEMORY_FORMATS,  # noqa: E402
+                            ContiguousCheckpointHook,
+                            MemoryFormatClsDataPreprocessor,
+                            check_memory_format, to_memory_format)
+
+__all__ += [
+    'MEMORY_FORMATS', 'ContiguousCheckpointHook',
+    'MemoryFormatClsDataPreprocessor', 'check_memory_format',
+    'to_memory_format'
+]
+from .optim_constructor import (GroupedOptimWrapperConstructor,  # noqa: E402
+                                merge_param_groups)
+
+__all__ += ['GroupedOptimWrapperConstructor', 'merge_param_groups']

@@ -34,6 +34,7 @@ from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
                                           check_same_classes, class_folders)
 from mmbackbones.registry import RUNNERS
 from .checkpoint import atomic_write
+from .memory_format import check_memory_format, to_memory_format
 
 LOCK_NAME = '.mmbackbones.lock'
 #: Our temporary files: ``.NAME.<32 hex>.tmp`` (SafeRunner) and
@@ -189,7 +190,22 @@ class SafeRunner(Runner):
         if not any(_hook_type(h) == 'NonFiniteLossHook'
                    for h in custom_hooks):
             custom_hooks.append(dict(type='NonFiniteLossHook'))
+        # A channels_last run still saves contiguous checkpoints.
+        if self.cfg.get('memory_format') == 'channels_last' and not any(
+                _hook_type(h) == 'ContiguousCheckpointHook'
+                for h in custom_hooks):
+            custom_hooks.append(dict(type='ContiguousCheckpointHook'))
         super().register_hooks(default_hooks, custom_hooks)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        """Convert the model to the config's ``memory_format`` (see
+        :mod:`mmbackbones.engine.memory_format`) before it is wrapped, so
+        DDP and the optimizer see the final parameters."""
+        memory_format = self.cfg.get('memory_format')
+        if memory_format is not None:
+            to_memory_format(model, check_memory_format(
+                memory_format, 'the config key memory_format'))
+        return super().wrap_model(model_wrapper_cfg, model)
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):

@@ -27,7 +27,16 @@ def test_optim_context_autocasts_to_bfloat16():
             dtype='int8')
 
 
-def test_setup_amp_picks_the_cpu_wrapper_without_gpus():
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """--amp refuses a CPU without native bfloat16 (tested in
+    test_speed_memory_format.py); these tests are about the wrapper, on
+    any CPU."""
+    from mmbackbones.cli import runner
+    monkeypatch.setattr(runner, 'cpu_has_native_bf16', lambda: True)
+
+
+def test_setup_amp_picks_the_cpu_wrapper_without_gpus(native_bf16):
     cfg = Config.fromfile(DEMO_CONFIG)
     setup_amp(cfg)
     if torch.cuda.is_available():
@@ -37,7 +46,7 @@ def test_setup_amp_picks_the_cpu_wrapper_without_gpus():
         assert cfg.optim_wrapper.dtype == 'bfloat16'
 
 
-def test_train_with_amp_on_cpu(digits_root, tmp_path):
+def test_train_with_amp_on_cpu(digits_root, tmp_path, native_bf16):
     work_dir = str(tmp_path)
     train_cli.main([
         DEMO_CONFIG, '--amp', '--work-dir', work_dir, '--no-validate',

@@ -1,0 +1,246 @@
+"""Side-by-side speed of one of our backbones and a reference backbone.
+
+Both models run in ONE process with the same input, threads and memory
+formats; after a warm-up their steps are interleaved (round-robin, the
+order reversed every round), so machine noise and thermal drift hit both
+alike. Each model is timed contiguous and channels_last; the report gives
+each model's faster format and the ratio ours / reference of the median
+step time (below 1: ours is faster).
+
+Examples::
+
+    python tools/analysis/benchmark.py configs/resnet_v2.py \\
+        --reference timm:resnetv2_50
+    python tools/analysis/benchmark.py configs/vgg.py \\
+        --reference torchvision:vgg16_bn --mode infer
+    python tools/analysis/benchmark.py configs/shufflenet_v2.py \\
+        --reference "mmpretrain:ShuffleNetV2:widen_factor=1.0"
+"""
+import argparse
+import copy
+import json
+from typing import Callable, Dict, List, Sequence
+
+import torch
+import torch.nn as nn
+
+from mmbackbones.analysis.references import (SPEC_HELP, build_ours,
+                                             build_reference, parse_spec)
+from mmbackbones.analysis.timing import Timed, compare, run_interleaved
+
+__all__ = ['SPEC_HELP', 'build_ours', 'build_reference', 'parse_spec',
+           'make_step', 'make_runners', 'summarise', 'main']
+
+_NOTE = """
+The timed step is only the backbone: no loss head, no optimizer step
+(tools/analysis/train_speed.py times the whole training iteration).
+On a machine shared with other jobs, OMP_WAIT_POLICY=PASSIVE keeps
+spinning OpenMP threads from slowing small operations down 10x and more
+(it applies to both models alike); compare the median and the
+fastest-step ratios: they should agree.
+"""
+
+
+# --------------------------------------------------------------------- #
+# Timing (mmbackbones.analysis.timing does the interleaving)
+# --------------------------------------------------------------------- #
+def _tensors(outputs) -> List[torch.Tensor]:
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    return [t for o in outputs for t in _tensors(o)]
+
+
+def make_step(model: nn.Module, x: torch.Tensor, mode: str,
+              sync: Callable[[], None]) -> Callable[[], None]:
+    """One training step (forward + backward of the summed features, train
+    mode) or one inference step (eval mode, no autograd)."""
+    if mode == 'train':
+        model.train()  # mmpretrain's train() returns None: no chaining
+
+        def step():
+            for p in model.parameters():
+                p.grad = None
+            outs = _tensors(model(x))
+            sum(o.float().sum() for o in outs).backward()
+            sync()
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+            sync()
+
+    return step
+
+
+def make_runners(models: Dict[str, nn.Module], x: torch.Tensor, mode: str,
+                 formats: Sequence[str], device: torch.device,
+                 sync: Callable[[], None]) -> List[Timed]:
+    """One :class:`~mmbackbones.analysis.timing.Timed` per model and
+    memory format (``info['memory_format']``)."""
+    runners = []
+    for label, model in models.items():
+        for i, fmt in enumerate(formats):
+            memory_format = getattr(torch, fmt)
+            # A copy per format: converting back and forth between steps
+            # would be timed too.
+            m = model if i == len(formats) - 1 else copy.deepcopy(model)
+            m = m.to(device, memory_format=memory_format)
+            inp = x.to(device).contiguous(memory_format=memory_format)
+            runners.append(
+                Timed(label, make_step(m, inp, mode, sync),
+                      info=dict(memory_format=fmt)))
+    return runners
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def summarise(runners: List[Timed], models: Dict[str, nn.Module]) -> dict:
+    """Each model in its faster format, ``ratio`` ours / reference."""
+    best: Dict[str, Timed] = {}
+    for runner in runners:
+        if (runner.label not in best
+                or runner.median < best[runner.label].median):
+            best[runner.label] = runner
+    versus = compare(best['ours'], best['reference'])
+    return dict(
+        results=[
+            dict(model=r.label, memory_format=r.info['memory_format'],
+                 median_ms=1e3 * r.median, min_ms=1e3 * min(r.times),
+                 max_ms=1e3 * max(r.times), steps=len(r.times))
+            for r in runners
+        ],
+        best={label: r.info['memory_format'] for label, r in best.items()},
+        params={label: count_params(m) for label, m in models.items()},
+        ratio=versus['ratio'],
+        # On a busy machine the fastest steps are the least disturbed.
+        min_ratio=versus['fastest_ratio'],
+    )
+
+
+def format_table(summary: dict, names: Dict[str, str]) -> str:
+    width = max(len(n) for n in names.values())
+    lines = [f'{"model":<10} {"name":<{width}} {"format":<17} '
+             f'{"median ms":>10} {"min ms":>9} {"max ms":>9}']
+    for row in summary['results']:
+        best = summary['best'][row['model']] == row['memory_format']
+        lines.append(
+            f'{row["model"]:<10} {names[row["model"]]:<{width}} '
+            f'{row["memory_format"]:<17} {row["median_ms"]:>10.1f} '
+            f'{row["min_ms"]:>9.1f} {row["max_ms"]:>9.1f}'
+            f'{" *" if best else ""}')
+    lines.append('(* the faster memory format of each model)')
+    lines.append('params: ours {:,}, reference {:,}'.format(
+        summary['params']['ours'], summary['params']['reference']))
+    lines.append(f'fastest-step ratio ours/reference (same formats): '
+                 f'{summary["min_ratio"]:.3f}')
+    lines.append(f'ratio ours/reference (median step time, each in its '
+                 f'faster format): {summary["ratio"]:.3f}')
+    return '\n'.join(lines)
+
+
+# --------------------------------------------------------------------- #
+# Command line
+# --------------------------------------------------------------------- #
+def parse_args(argv=None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+
+    from mmbackbones.cli.common import ArgumentParser
+    parser = ArgumentParser(
+        prog='benchmark.py',
+        description=__doc__,
+        epilog=SPEC_HELP + _NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='one of our config files; its '
+                        'model.backbone is benchmarked')
+    parser.add_argument('--reference', required=True, metavar='SPEC',
+                        help='the reference backbone (see below)')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='batch size (default: 8)')
+    parser.add_argument('--size', type=int, default=224,
+                        help='input height and width (default: 224)')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch intra-op threads (default: 2)')
+    parser.add_argument('--steps', type=int, default=10,
+                        help='timed steps per model and format (default: '
+                        '10)')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed steps per model and format first '
+                        '(default: 3)')
+    parser.add_argument('--mode', choices=('train', 'infer'),
+                        default='train',
+                        help='train: forward + backward of the summed '
+                        'features in train mode; infer: eval mode, no_grad '
+                        '(default: train)')
+    parser.add_argument('--memory-formats', nargs='+',
+                        choices=('contiguous_format', 'channels_last'),
+                        default=['contiguous_format', 'channels_last'],
+                        help='memory formats to try (default: both)')
+    parser.add_argument('--device', default='cpu',
+                        help='torch device (default: cpu)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the weights and the input')
+    parser.add_argument(
+        '--flush-denormal', action='store_true',
+        help='flush denormal floats to zero: the two models have different '
+        'random weights, and denormals in one of them alone skew the ratio '
+        'by about 1%% on CPU')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results to FILE as JSON')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (e.g. '
+                        'model.backbone.depth=101)')
+    args = parser.parse_args(argv)
+    for name in ('batch', 'size', 'threads', 'steps'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be at least 1')
+    if args.warmup < 0:
+        parser.error('--warmup must be at least 0')
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
+    device = torch.device(args.device)
+    sync = (torch.cuda.synchronize if device.type == 'cuda' else
+            (lambda: None))
+
+    models = {'ours': build_ours(args.config, args.cfg_options),
+              'reference': build_reference(args.reference)}
+    names = {'ours': f'{type(models["ours"]).__name__} ({args.config})',
+             'reference': args.reference}
+    x = torch.rand(args.batch, 3, args.size, args.size)
+    runners = make_runners(models, x, args.mode, args.memory_formats,
+                           device, sync)
+    run_interleaved(runners, args.warmup, args.steps)
+
+    summary = summarise(runners, models)
+    summary['settings'] = dict(
+        config=args.config, reference=args.reference, mode=args.mode,
+        batch=args.batch, size=args.size, threads=args.threads,
+        steps=args.steps, warmup=args.warmup, device=args.device,
+        torch=torch.__version__)
+    print(f'{args.mode} step, batch {args.batch}, {args.size}x{args.size}, '
+          f'{args.threads} threads, {args.device}, {args.steps} steps after '
+          f'{args.warmup} warm-up (interleaved)')
+    print(format_table(summary, names))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(summary, f, indent=2)
+    return summary
+
+
+def cli(argv=None) -> None:
+    from mmbackbones.cli.common import run_tool
+
+    # A bad SPEC is a ValueError: bad input, one line, exit 2.
+    run_tool(main, argv, prog='benchmark.py', bad_input=(ValueError, ))

@@ -1,0 +1,455 @@
+"""End-to-end speed: what ``tools/train.py`` (and the deploy form) give a
+user, against the reference implementation, side by side.
+
+``--mode train`` (default): the full training iteration,
+``model.train_step(data, optim_wrapper)`` -- data preprocessor
+(normalisation, batching, Mixup as the config sets it), backbone, neck,
+head, loss, backward and optimizer step -- of
+
+* **ours**: the classifier and optimizer wrapper that ``tools/train.py``
+  builds from CONFIG (the same ``configure_speed`` + ``build_runner``:
+  the family's default memory format, ``--amp``, ``--compile``);
+* **the reference**: the same classifier with the backbone replaced by the
+  reference implementation's (``--against mmpretrain``: mmpretrain's own
+  registry type, the default where mmpretrain has the family;
+  ``timm``/``torchvision``: their model, driven through the same train
+  step), mmpretrain's default path: contiguous fp32 eager, plain
+  ``OptimWrapper`` from mmengine's default constructor (one parameter
+  group per parameter). ``--against self`` compares ours with ours
+  contiguous fp32 eager (how ``mmbackbones/analysis/memory_format.py``
+  was measured: what the memory format or ``--amp`` alone is worth).
+
+Both get the same in-memory uint8 batches, interleaved in one process
+(``mmbackbones.analysis.timing``); it prints images/s of each and the ratio
+of medians (>1: ours is faster).
+
+``--mode infer``: batch-1 latency and batch-32 throughput of our deploy
+form (``mmbackbones.deploy.convert_to_deploy``, what tools/deploy.py
+writes) in the run's memory format against the reference's eager model
+(eval, contiguous fp32).
+
+Examples::
+
+    OMP_WAIT_POLICY=PASSIVE python tools/analysis/train_speed.py \\
+        configs/resnet.py --batch-size 8 --shape 160
+    python tools/analysis/train_speed.py configs/resnet.py --amp --compile
+    python tools/analysis/train_speed.py configs/vovnet.py --mode infer
+"""
+import argparse
+import copy
+import json
+import os
+import tempfile
+from contextlib import nullcontext
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from mmbackbones.analysis.timing import compare, time_interleaved
+
+#: Families mmpretrain has (same registry type and arguments as ours).
+MMPRETRAIN_FAMILIES = (
+    'CSPDarkNet', 'DenseNet', 'EfficientNet', 'HRNet', 'MobileNetV2',
+    'MobileNetV3', 'Res2Net', 'ResNeSt', 'ResNeXt', 'ResNet', 'RepVGG',
+    'SEResNet', 'ShuffleNetV1', 'ShuffleNetV2', 'VGG')
+
+#: The timm / torchvision / pretrainedmodels equivalent of each family's
+#: default variant (``configs/<family>.py``); ``--reference`` for others.
+OTHER_REFERENCES = {
+    'BNInception': 'pretrainedmodels:bninception',
+    'CSPDarkNet': 'timm:cspdarknet53',
+    'Darknet': 'timm:darknet53',
+    'DenseNet': 'torchvision:densenet121',
+    'EfficientNet': 'torchvision:efficientnet_b0',
+    'GoogLeNet': 'torchvision:googlenet:aux_logits=False,init_weights=True',
+    'HRNet': "timm:hrnet_w18:head=''",
+    'InceptionResNetV2': 'timm:inception_resnet_v2',
+    'InceptionV3': 'torchvision:inception_v3:aux_logits=False,'
+                   'init_weights=False',
+    'InceptionV4': 'timm:inception_v4',
+    'MobileNetV1': 'timm:mobilenetv1_100',
+    'MobileNetV2': 'torchvision:mobilenet_v2',
+    'MobileNetV3': 'torchvision:mobilenet_v3_large',
+    'RepVGG': 'timm:repvgg_a0',
+    'ResNeXt': 'torchvision:resnext50_32x4d',
+    'ResNet': 'torchvision:resnet50',
+    'ResNetV2': 'timm:resnetv2_50',
+    'ShuffleNetV2': 'torchvision:shufflenet_v2_x1_0',
+    'SqueezeNet': 'torchvision:squeezenet1_0',
+    'VGG': 'torchvision:vgg16_bn',
+    'VoVNet': 'timm:ese_vovnet39b',
+}
+
+
+def backbone_type(cfg) -> str:
+    """The registry name of the config's backbone (``'ResNet'``)."""
+    kind = cfg.model.backbone['type']
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+    return name.split('.')[-1]
+
+
+def default_reference(family: str, against: str) -> str:
+    """The reference SPEC for ``--against`` (see the module doc).
+
+    Raises:
+        ValueError: no reference known; the message says what to pass.
+    """
+    if against in ('auto', 'mmpretrain') and family in MMPRETRAIN_FAMILIES:
+        return f'mmpretrain:{family}'
+    if against in ('auto', 'timm', 'torchvision') or \
+            against == 'mmpretrain':
+        spec = OTHER_REFERENCES.get(family)
+        if spec and (against in ('auto', 'mmpretrain')
+                     or spec.startswith(against + ':')):
+            return spec
+    raise ValueError(f'no {against} reference is known for {family}; pass '
+                     '--reference SOURCE:NAME[:KWARGS] (see '
+                     'tools/analysis/benchmark.py --help)')
+
+
+class _AsTuple(nn.Module):
+    """A reference backbone whose output is a tuple, like ours (the neck
+    and head index the last feature map)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        out = self.module(x)
+        return out if isinstance(out, (tuple, list)) else (out, )
+
+
+def _shapes(outputs) -> List[Tuple[int, ...]]:
+    outputs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
+    return [tuple(o.shape[1:]) for o in outputs]
+
+
+def build_reference_backbone(spec: str, cfg, ours: nn.Module,
+                             shape: int) -> nn.Module:
+    """The reference backbone for SPEC, checked to give the feature shapes
+    our backbone gives at ``shape`` (so the same neck and head fit).
+
+    ``mmpretrain:TYPE`` takes the config's backbone arguments.
+    """
+    from mmbackbones.analysis.references import build_reference, parse_spec
+    source, name, kwargs = parse_spec(spec)
+    if source == 'mmpretrain':
+        import mmpretrain.models  # noqa: F401  (registers the backbones)
+        from mmpretrain.registry import MODELS
+        args = {k: v for k, v in cfg.model.backbone.items() if k != 'type'}
+        reference = MODELS.build(dict(type=name, **copy.deepcopy(
+            dict(args)), **kwargs))
+    else:
+        reference = _AsTuple(build_reference(spec))
+    x = torch.rand(1, 3, shape, shape)
+    with torch.no_grad():
+        want = _shapes(ours.eval()(x))[-1:]
+        got = _shapes(reference.eval()(x))[-1:]
+    if want != got:
+        raise ValueError(f'the reference {spec} gives features {got}, ours '
+                         f'{want} (at {shape} px): not the same variant; '
+                         'pass --reference for this config')
+    return reference
+
+
+# --------------------------------------------------------------------- #
+# The two training set-ups
+# --------------------------------------------------------------------- #
+def build_ours(config: str, cfg_options: Optional[dict], work_dir: str,
+               amp: bool, compile_backend: Optional[str],
+               memory_format: Optional[str]) -> Tuple[Any, Any, Any]:
+    """(runner, model, optim_wrapper) exactly as tools/train.py sets them
+    up: ``configure_speed`` then ``build_runner``; the optimizer wrapper
+    and mmengine's compile as ``Runner.train()`` builds them."""
+    from .common import load_config
+    from .runner import build_runner
+    from .train import configure_speed
+    cfg = load_config(config, cfg_options)
+    cfg.launcher, cfg.work_dir, cfg.log_level = 'none', work_dir, 'WARNING'
+    configure_speed(cfg, amp, compile_backend, memory_format)
+    runner = build_runner(cfg)
+    runner.optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
+    runner._maybe_compile('train_step')  # mmengine's own compile option
+    return runner, runner.model, runner.optim_wrapper
+
+
+def build_reference_classifier(config: str, cfg_options: Optional[dict],
+                               spec: str, ours: nn.Module,
+                               shape: int) -> Tuple[nn.Module, Any]:
+    """The config's classifier (neck, head, loss, Mixup, plain
+    ``ClsDataPreprocessor``) around the reference backbone, contiguous fp32
+    eager, with a plain ``OptimWrapper`` of the config's optimizer."""
+    from mmengine.optim import build_optim_wrapper
+
+    from mmbackbones.registry import MODELS
+    from .common import load_config
+    cfg = load_config(config, cfg_options)
+    model_cfg = copy.deepcopy(cfg.model)
+    if 'data_preprocessor' not in model_cfg and \
+            cfg.get('data_preprocessor') is not None:
+        # As mmengine's Runner does.
+        model_cfg['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
+    model.backbone = build_reference_backbone(spec, cfg, ours.backbone,
+                                                  shape)
+    wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+    wrapper_cfg['type'] = 'OptimWrapper'
+    for key in ('dtype', 'loss_scale'):
+        wrapper_cfg.pop(key, None)
+    return model, build_optim_wrapper(model, wrapper_cfg)
+
+
+def make_batches(count: int, batch_size: int, shape: int,
+                 num_classes: int, seed: int = 0) -> List[dict]:
+    """In-memory batches as the dataloader hands them over: uint8 CHW
+    images and data samples with a label."""
+    from mmpretrain.structures import DataSample
+    gen = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(count):
+        images = [torch.randint(0, 256, (3, shape, shape), generator=gen,
+                                dtype=torch.uint8)
+                  for _ in range(batch_size)]
+        labels = torch.randint(0, num_classes, (batch_size, ), generator=gen)
+        samples = [DataSample().set_gt_label(int(k)) for k in labels]
+        batches.append(dict(inputs=images, data_samples=samples))
+    return batches
+
+
+def train_step(model: nn.Module, optim_wrapper,
+               batches: Sequence[dict]) -> Callable[[], None]:
+    """One full training iteration per call, cycling through
+    ``batches``."""
+    model.train()
+    state = dict(i=0)
+
+    def step():
+        batch = batches[state['i'] % len(batches)]
+        state['i'] += 1
+        losses = model.train_step(copy.copy(batch), optim_wrapper)
+        if not all(torch.isfinite(v).all() for v in losses.values()):
+            raise RuntimeError(f'non-finite loss: {losses}')
+
+    return step
+
+
+# --------------------------------------------------------------------- #
+# Inference: deploy form vs the reference's eager model
+# --------------------------------------------------------------------- #
+def infer_step(model: nn.Module, x: torch.Tensor,
+               autocast: bool) -> Callable[[], None]:
+    model.eval()
+
+    def step():
+        ctx = (torch.autocast('cpu', dtype=torch.bfloat16) if autocast else
+               nullcontext())
+        with torch.no_grad(), ctx:
+            model(x)
+
+    return step
+
+
+def deploy_form(model: nn.Module, memory_format: str, shape: int,
+                compile_backend: Optional[str]) -> nn.Module:
+    """Our classifier in deploy form (tools/deploy.py's conversion) in
+    ``memory_format``; compiled with ``compile_backend`` if given."""
+    from mmbackbones.deploy import convert_to_deploy
+    from mmbackbones.engine import to_memory_format
+    model = copy.deepcopy(model).eval()
+    to_memory_format(model, 'contiguous')
+    convert_to_deploy(model, torch.rand(1, 3, shape, shape))
+    to_memory_format(model, memory_format)
+    if compile_backend:
+        model = torch.compile(model, backend=compile_backend)
+    return model
+
+
+# --------------------------------------------------------------------- #
+# Command line
+# --------------------------------------------------------------------- #
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+
+    from mmbackbones.engine import MEMORY_FORMATS
+    from .common import ArgumentParser
+    parser = ArgumentParser(
+        prog='train_speed.py', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='one of our config files')
+    parser.add_argument(
+        '--against', default='auto',
+        choices=('auto', 'mmpretrain', 'timm', 'torchvision', 'self'),
+        help='the reference: auto (default) = mmpretrain where it has the '
+        'family, else timm/torchvision; self = ours contiguous fp32 eager')
+    parser.add_argument('--reference', metavar='SPEC',
+                        help='a reference backbone SPEC instead (see '
+                        'tools/analysis/benchmark.py --help)')
+    parser.add_argument('--amp', action='store_true',
+                        help="ours with tools/train.py's --amp")
+    parser.add_argument('--compile', nargs='?', const='inductor',
+                        metavar='BACKEND',
+                        help="ours with tools/train.py's --compile")
+    parser.add_argument('--memory-format', choices=('auto', ) +
+                        MEMORY_FORMATS, default=None,
+                        help="ours with tools/train.py's --memory-format "
+                        '(default: auto, the family\'s measured default)')
+    parser.add_argument('--mode', choices=('train', 'infer'),
+                        default='train')
+    parser.add_argument('--batch-size', type=int, default=8,
+                        help='train batch size (default 8; infer measures '
+                        'batch 1 and --infer-batch)')
+    parser.add_argument('--infer-batch', type=int, default=32)
+    parser.add_argument('--shape', type=int, default=160,
+                        help='image height and width (default 160)')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=8,
+                        help='timed steps of each (default 8)')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed steps of each first (default 2; '
+                        '--compile compiles in them)')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results to FILE')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    args = parser.parse_args(argv)
+    for name in ('batch_size', 'infer_batch', 'shape', 'threads', 'rounds'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be at least 1')
+    if args.warmup < 0:
+        parser.error('--warmup must be at least 0')
+    return args
+
+
+def _params(model: nn.Module) -> int:
+    """Backbone parameters (the neck and head are the same on both
+    sides)."""
+    model = getattr(model, 'module', model)
+    return sum(p.numel() for p in model.backbone.parameters())
+
+
+def _describe(runner) -> str:
+    cfg = runner.cfg
+    kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    parts = [cfg.get('memory_format', 'contiguous'),
+             getattr(kind, '__name__', kind)]
+    if cfg.get('compile'):
+        parts.append(f'compile({cfg.compile.get("backend", "inductor")})')
+    return ', '.join(str(p) for p in parts)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    import mmbackbones  # noqa: F401
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory(prefix='train_speed_') as work_dir:
+        runner, ours, ours_wrapper = build_ours(
+            args.config, args.cfg_options, work_dir, args.amp, args.compile,
+            args.memory_format)
+        family = backbone_type(runner.cfg)
+        spec = args.reference or (
+            'self' if args.against == 'self' else
+            default_reference(family, args.against))
+        if spec == 'self':
+            # Ours, contiguous fp32 eager: what a flag alone is worth.
+            _, reference, ref_wrapper = build_ours(
+                args.config, args.cfg_options,
+                os.path.join(work_dir, 'self'), False, None, 'contiguous')
+        else:
+            reference, ref_wrapper = build_reference_classifier(
+                args.config, args.cfg_options, spec, ours, args.shape)
+        setting = dict(config=args.config, family=family, reference=spec,
+                       ours=_describe(runner), mode=args.mode,
+                       shape=args.shape, threads=args.threads,
+                       rounds=args.rounds, warmup=args.warmup,
+                       torch=torch.__version__,
+                       cpu=torch.backends.cpu.get_cpu_capability(),
+                       native_bf16=bool(
+                           torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+                       load=os.getloadavg()[0],
+                       params=dict(ours=_params(ours),
+                                   reference=_params(reference)))
+        if args.mode == 'train':
+            result = _measure_train(args, ours, ours_wrapper, reference,
+                                    ref_wrapper, runner)
+        else:
+            result = _measure_infer(args, ours, reference, runner)
+        if hasattr(runner, 'release_work_dir'):  # SafeRunner's lock
+            runner.release_work_dir()
+    result = dict(settings=setting, **result)
+    _print(result)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+def _measure_train(args, ours, ours_wrapper, reference, ref_wrapper,
+                   runner) -> dict:
+    num_classes = runner.cfg.model.head.get('num_classes', 1000)
+    batches = make_batches(4, args.batch_size, args.shape, num_classes)
+    runs = time_interleaved(
+        dict(ours=train_step(ours, ours_wrapper, batches),
+             reference=train_step(reference, ref_wrapper, batches)),
+        args.warmup, args.rounds)
+    versus = compare(runs['reference'], runs['ours'])
+    return dict(
+        batch_size=args.batch_size,
+        ours_images_per_s=runs['ours'].per_second(args.batch_size),
+        reference_images_per_s=runs['reference'].per_second(
+            args.batch_size),
+        ours_median_ms=1e3 * runs['ours'].median,
+        reference_median_ms=1e3 * runs['reference'].median,
+        # reference time / our time: >1 means ours is faster.
+        speedup=versus['ratio'], fastest_speedup=versus['fastest_ratio'])
+
+
+def _measure_infer(args, ours, reference, runner) -> dict:
+    from mmbackbones.engine import to_memory_format
+    memory_format = runner.cfg.get('memory_format', 'contiguous')
+    deployed = deploy_form(ours, memory_format, args.shape, args.compile)
+    to_memory_format(reference, 'contiguous')
+    result = {}
+    for batch in (1, args.infer_batch):
+        x = torch.rand(batch, 3, args.shape, args.shape)
+        runs = time_interleaved(
+            dict(ours=infer_step(deployed, x.contiguous(
+                memory_format=torch.channels_last if memory_format ==
+                'channels_last' else torch.contiguous_format), args.amp),
+                 reference=infer_step(reference, x, False)),
+            args.warmup, args.rounds)
+        versus = compare(runs['reference'], runs['ours'])
+        result[f'batch_{batch}'] = dict(
+            ours_ms=1e3 * runs['ours'].median,
+            reference_ms=1e3 * runs['reference'].median,
+            ours_images_per_s=runs['ours'].per_second(batch),
+            reference_images_per_s=runs['reference'].per_second(batch),
+            speedup=versus['ratio'], fastest_speedup=versus['fastest_ratio'])
+    return result
+
+
+def _print(result: dict) -> None:
+    s = result['settings']
+    print(f'{s["mode"]} | {s["config"]} ({s["family"]}) | ours: '
+          f'{s["ours"]} | reference: {s["reference"]} (contiguous fp32 '
+          f'eager) | {s["shape"]} px, {s["threads"]} threads, median of '
+          f'{s["rounds"]} interleaved steps after {s["warmup"]} warm-up | '
+          f'CPU {s["cpu"]}, native bf16 {s["native_bf16"]}, load '
+          f'{s["load"]:.1f} | backbone params ours '
+          f'{s["params"]["ours"]:,}, reference {s["params"]["reference"]:,}')
+    rows = ([('train', result)] if s['mode'] == 'train' else
+            [(k, v) for k, v in result.items() if k.startswith('batch_')])
+    for name, row in rows:
+        print(f'{name:<9} ours {row["ours_images_per_s"]:8.2f} img/s   '
+              f'reference {row["reference_images_per_s"]:8.2f} img/s   '
+              f'speed-up {row["speedup"]:.3f}x (fastest steps '
+              f'{row["fastest_speedup"]:.3f}x)')
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> None:
+    from .common import run_tool
+
+    # An unknown reference or a mismatched variant: bad input, exit 2.
+    run_tool(main, argv, prog='train_speed.py', bad_input=(ValueError, ))

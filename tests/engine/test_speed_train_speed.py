@@ -1,0 +1,50 @@
+"""tools/analysis/train_speed.py end to end at tiny sizes (the protocol
+and what each side is; no speed number is asserted)."""
+import json
+
+import pytest
+
+from mmbackbones.cli import train_speed
+from mmbackbones.cli.common import call_tool
+
+CONFIG = 'configs/shufflenet_v2/shufflenet_v2_0_5x.py'
+TINY = ['--batch-size', '2', '--infer-batch', '2', '--shape', '32',
+        '--rounds', '1', '--warmup', '0', '--threads', '1']
+
+
+def test_train_against_mmpretrain_and_self(tmp_path):
+    out = tmp_path / 'r.json'
+    result = train_speed.main([CONFIG, *TINY, '--memory-format',
+                               'channels_last', '--json', str(out)])
+    s = result['settings']
+    assert s['reference'] == 'mmpretrain:ShuffleNetV2'
+    assert s['ours'].startswith('channels_last')
+    assert s['params']['ours'] == s['params']['reference']  # same network
+    assert result['ours_images_per_s'] > 0
+    assert result['speedup'] == pytest.approx(
+        result['reference_median_ms'] / result['ours_median_ms'])
+    assert json.loads(out.read_text())['speedup'] == pytest.approx(
+        result['speedup'])
+    result = train_speed.main([CONFIG, *TINY, '--against', 'self'])
+    assert result['settings']['reference'] == 'self'
+
+
+def test_infer_deploy_form_against_the_reference():
+    result = train_speed.main([CONFIG, *TINY, '--mode', 'infer',
+                               '--against', 'torchvision', '--reference',
+                               'torchvision:shufflenet_v2_x0_5'])
+    assert set(result) == {'settings', 'batch_1', 'batch_2'}
+    assert result['batch_1']['ours_ms'] > 0
+
+
+def test_references_that_do_not_fit_are_refused(capsys):
+    # torchvision has no ShuffleNetV2 reference by --against timm...
+    assert call_tool(train_speed.main, [CONFIG, *TINY, '--against', 'timm'],
+                     prog='train_speed.py',
+                     bad_input=(ValueError, )) == 2
+    assert 'no timm reference is known' in capsys.readouterr().err
+    # ... and another network's features are not the same shape.
+    assert call_tool(train_speed.main, [CONFIG, *TINY, '--reference',
+                                        'torchvision:resnet18'],
+                     prog='train_speed.py', bad_input=(ValueError, )) == 2
+    assert 'not the same variant' in capsys.readouterr().err
