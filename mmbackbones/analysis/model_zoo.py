@@ -309,16 +309,14 @@ def measure_latencies(names: List[str], configs: Dict[str, str],
     config's deploy form on this CPU.
 
     The configs are timed in groups of ``group`` plus :data:`ANCHOR`,
-    steps interleaved round-robin (tools/analysis/benchmark.py's runner),
+    steps interleaved round-robin (mmbackbones.analysis.timing),
     each model in contiguous and channels_last format. Per model: the
     median and fastest step of its faster format (by median), ``ratio``
     and ``ratio_fastest`` to the anchor's in the same group.
     """
-    import sys
-
     import torch
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    from benchmark import make_runners, run_interleaved  # noqa: E402
+
+    from .timing import make_runners, run_interleaved
     formats = ['contiguous_format', 'channels_last']
     results = {}
     todo = [n for n in names if n != ANCHOR]

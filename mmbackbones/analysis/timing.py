@@ -18,12 +18,19 @@ Example::
     >>> compare(runs['a'], runs['b'])['ratio'] > 0
     True
 
-Used by tools/analysis/benchmark.py, deploy_speed.py and train_speed.py.
+Used by tools/analysis/benchmark.py, deploy_speed.py, train_speed.py,
+tools/deploy.py and tools/gen_model_zoo.py.
 """
+import copy
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+
+from mmbackbones.utils import flatten_tensors
 
 
 @dataclass
@@ -104,3 +111,47 @@ def geomean(values: Iterable[float]) -> float:
     if not values or any(v <= 0 for v in values):
         raise ValueError(f'geomean needs positive values, got {values}')
     return statistics.geometric_mean(values)
+
+
+def make_step(model: nn.Module, x: torch.Tensor, mode: str,
+              sync: Callable[[], None]) -> Callable[[], None]:
+    """One training step (forward + backward of the summed features, train
+    mode) or one inference step (eval mode, no autograd)."""
+    if mode == 'train':
+        model.train()  # mmpretrain's train() returns None: no chaining
+
+        def step():
+            for p in model.parameters():
+                p.grad = None
+            outs = flatten_tensors(model(x))
+            sum(o.float().sum() for o in outs).backward()
+            sync()
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+            sync()
+
+    return step
+
+
+def make_runners(models: Dict[str, nn.Module], x: torch.Tensor, mode: str,
+                 formats: Sequence[str], device: torch.device,
+                 sync: Callable[[], None]) -> List[Timed]:
+    """One :class:`~mmbackbones.analysis.timing.Timed` per model and
+    memory format (``info['memory_format']``)."""
+    runners = []
+    for label, model in models.items():
+        for i, fmt in enumerate(formats):
+            memory_format = getattr(torch, fmt)
+            # A copy per format: converting back and forth between steps
+            # would be timed too.
+            m = model if i == len(formats) - 1 else copy.deepcopy(model)
+            m = m.to(device, memory_format=memory_format)
+            inp = x.to(device).contiguous(memory_format=memory_format)
+            runners.append(
+                Timed(label, make_step(m, inp, mode, sync),
+                      info=dict(memory_format=fmt)))
+    return runners

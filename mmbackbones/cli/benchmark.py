@@ -17,16 +17,16 @@ Examples::
         --reference "mmpretrain:ShuffleNetV2:widen_factor=1.0"
 """
 import argparse
-import copy
 import json
-from typing import Callable, Dict, List, Sequence
+from typing import Dict, List
 
 import torch
 import torch.nn as nn
 
 from mmbackbones.analysis.references import (SPEC_HELP, build_ours,
                                              build_reference, parse_spec)
-from mmbackbones.analysis.timing import Timed, compare, run_interleaved
+from mmbackbones.analysis.timing import (Timed, compare, make_runners,
+                                         make_step, run_interleaved)
 
 __all__ = ['SPEC_HELP', 'build_ours', 'build_reference', 'parse_spec',
            'make_step', 'make_runners', 'summarise', 'main']
@@ -39,61 +39,6 @@ spinning OpenMP threads from slowing small operations down 10x and more
 (it applies to both models alike); compare the median and the
 fastest-step ratios: they should agree.
 """
-
-
-# --------------------------------------------------------------------- #
-# Timing (mmbackbones.analysis.timing does the interleaving)
-# --------------------------------------------------------------------- #
-def _tensors(outputs) -> List[torch.Tensor]:
-    if isinstance(outputs, torch.Tensor):
-        return [outputs]
-    if isinstance(outputs, dict):
-        outputs = list(outputs.values())
-    return [t for o in outputs for t in _tensors(o)]
-
-
-def make_step(model: nn.Module, x: torch.Tensor, mode: str,
-              sync: Callable[[], None]) -> Callable[[], None]:
-    """One training step (forward + backward of the summed features, train
-    mode) or one inference step (eval mode, no autograd)."""
-    if mode == 'train':
-        model.train()  # mmpretrain's train() returns None: no chaining
-
-        def step():
-            for p in model.parameters():
-                p.grad = None
-            outs = _tensors(model(x))
-            sum(o.float().sum() for o in outs).backward()
-            sync()
-    else:
-        model.eval()
-
-        def step():
-            with torch.no_grad():
-                model(x)
-            sync()
-
-    return step
-
-
-def make_runners(models: Dict[str, nn.Module], x: torch.Tensor, mode: str,
-                 formats: Sequence[str], device: torch.device,
-                 sync: Callable[[], None]) -> List[Timed]:
-    """One :class:`~mmbackbones.analysis.timing.Timed` per model and
-    memory format (``info['memory_format']``)."""
-    runners = []
-    for label, model in models.items():
-        for i, fmt in enumerate(formats):
-            memory_format = getattr(torch, fmt)
-            # A copy per format: converting back and forth between steps
-            # would be timed too.
-            m = model if i == len(formats) - 1 else copy.deepcopy(model)
-            m = m.to(device, memory_format=memory_format)
-            inp = x.to(device).contiguous(memory_format=memory_format)
-            runners.append(
-                Timed(label, make_step(m, inp, mode, sync),
-                      info=dict(memory_format=fmt)))
-    return runners
 
 
 def count_params(model: nn.Module) -> int:

@@ -21,18 +21,11 @@ output may be an input. See docs/deploy.md.
 """
 import argparse
 import logging
-import os.path as osp
-import sys
 from typing import List, Optional
 
 import torch
 
 from .common import ArgumentParser, run_tool
-
-#: tools/analysis/benchmark.py's interleaved runner times the two forms
-#: (a source checkout's tools/; the timing moves into mmbackbones.analysis).
-_BENCHMARK_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))), 'tools', 'analysis')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -72,19 +65,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def measure_speedup(original: torch.nn.Module, deployed: torch.nn.Module,
                     inputs: torch.Tensor, steps: int) -> str:
     """Interleaved inference timing of both forms, each in its faster
-    memory format (tools/analysis/benchmark.py's runner)."""
-    if _BENCHMARK_DIR not in sys.path:
-        sys.path.insert(0, _BENCHMARK_DIR)
-    try:
-        from benchmark import make_runners, run_interleaved, summarise
-    except ImportError:  # an installed package without the source tools/
-        return ('inference speed-up not measured: tools/analysis/'
-                'benchmark.py is not beside this package')
+    memory format (mmbackbones.analysis.timing)."""
+    from mmbackbones.analysis.timing import make_runners, run_interleaved
+    from .benchmark import summarise
     models = {'ours': deployed, 'reference': original}
     runners = make_runners(models, inputs, 'infer',
                            ['contiguous_format', 'channels_last'],
                            torch.device('cpu'), lambda: None)
-    run_interleaved(runners, warmup=1, steps=steps)
+    run_interleaved(runners, warmup=1, rounds=steps)
     summary = summarise(runners, models)
     medians = {r['model']: r['median_ms'] for r in summary['results']
                if summary['best'][r['model']] == r['memory_format']}

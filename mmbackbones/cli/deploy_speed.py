@@ -23,8 +23,9 @@ from typing import List, Optional
 
 import torch
 
-from mmbackbones.analysis.timing import run_interleaved
-from .benchmark import make_runners, summarise
+from mmbackbones.analysis.timing import make_runners, run_interleaved
+
+from .benchmark import summarise
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

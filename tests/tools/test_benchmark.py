@@ -73,6 +73,7 @@ def test_reference_features_and_train_step():
     timm_model = tool.build_reference('timm:resnet18').eval()
     assert timm_model(torch.rand(1, 3, 32, 32)).shape == (1, 512, 1, 1)
     mm = tool.build_reference('mmpretrain:ResNet:depth=18,out_indices=(2,3)')
-    step = tool.make_step(mm, torch.rand(2, 3, 32, 32), 'train', lambda: 0)
+    from mmbackbones.analysis import timing
+    step = timing.make_step(mm, torch.rand(2, 3, 32, 32), 'train', lambda: 0)
     step()
     assert all(p.grad is not None for p in mm.parameters())
