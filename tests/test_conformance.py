@@ -23,10 +23,19 @@ input it works at (32 px, or its ``min_input_size``):
 * a training step under ``torch.use_deterministic_algorithms(True)``;
 * torchvision's ``create_feature_extractor`` pulls the outputs by node name
   and they equal the backbone's own;
-* ``torch.export.export`` of the eval forward gives the eager outputs, and
-  ``torch.compile(fullgraph=True, backend='aot_eager')`` forward and
-  backward equal eager -- these two cost seconds per family, so they run on
-  the families in :data:`EXPORT_CHECKED` / :data:`COMPILE_CHECKED` only.
+* ``torch.export.export`` of the eval forward gives the eager outputs;
+* channels_last equals contiguous (``backbone_checks.check_channels_last``);
+* ``frozen_stages``, every valid value, against the parameter use order and
+  each output's autograd ancestry, not the model's ``stage_modules()``
+  (``backbone_checks.check_frozen_values``); ``with_cp=True`` recomputes,
+  counted by hooks (both on the meta device);
+* ``torch.compile(fullgraph=True, backend='aot_eager')`` forward and
+  backward equal eager: on :data:`COMPILE_CI` in CI (3-34 s of CPU per
+  family), on every form with ``MMBACKBONES_CONFORMANCE=full``.
+
+ONNX is not repeated here: ``tests/deploy/test_deploy_fusion.py``
+(``test_family_fusion_and_onnx``) exports every family's default variant
+at batch 1 and checks it with ONNX Runtime at batch 2 (dynamic batch).
 
 Everything a family does differently is in the tables right below, each
 entry with its reason.
