@@ -24,7 +24,9 @@ def _deterministic_seed():
 
 
 def pytest_configure(config):
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # Under pytest-xdist (``-n 2``) each worker gets one of the 2 cores.
+    threads = 1 if os.environ.get('PYTEST_XDIST_WORKER') else 2
+    torch.set_num_threads(min(threads, torch.get_num_threads()))
     logging.getLogger('mmengine').setLevel(logging.WARNING)
 
 
