@@ -24,7 +24,9 @@ def _deterministic_seed():
 
 
 def pytest_configure(config):
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # Under pytest-xdist (``-n 2``) each worker gets one of the 2 cores.
+    threads = 1 if os.environ.get('PYTEST_XDIST_WORKER') else 2
+    torch.set_num_threads(min(threads, torch.get_num_threads()))
     logging.getLogger('mmengine').setLevel(logging.WARNING)
 
 
@@ -166,3 +168,31 @@ def run_readme_command(command: str, cwd: str, monkeypatch, capsys) -> str:
     except SystemExit as exit_info:
         assert not exit_info.code, capsys.readouterr().err[-3000:]
     return capsys.readouterr().out
+
+
+def free_port() -> str:
+    """A TCP port nothing listens on now, for a torchrun rendezvous: fixed
+    ports collide when two test processes (pytest-xdist workers, two
+    checkouts) run distributed tests at the same time."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
+@pytest.fixture(scope='session')
+def small_digits_root(digits_root, tmp_path_factory):
+    """The digits layout (train/ and val/, the same 10 class folders) with
+    the first 12 images of each class: 120 images, two batches of the
+    demo's 64 per epoch (so the data order counts), for runs
+    whose point is process and file behaviour, not learning."""
+    import shutil
+    root = str(tmp_path_factory.mktemp('data') / 'small_digits')
+    for split in ('train', 'val'):
+        for label in sorted(os.listdir(os.path.join(digits_root, split))):
+            source = os.path.join(digits_root, split, label)
+            target = os.path.join(root, split, label)
+            os.makedirs(target)
+            for name in sorted(os.listdir(source))[:12]:
+                shutil.copy(os.path.join(source, name), target)
+    return root

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from conftest import DEMO_CONFIG, REPO_ROOT, demo_options
+from conftest import DEMO_CONFIG, REPO_ROOT, demo_options, free_port
 
 from mmbackbones.engine.runner import LOCK_NAME
 
@@ -37,17 +37,18 @@ def _wait(condition, proc, seconds):
         time.sleep(0.1)
 
 
-def test_a_stopped_rank_is_named_after_the_timeout(digits_root, tmp_path):
+def test_a_stopped_rank_is_named_after_the_timeout(small_digits_root,
+                                                   tmp_path):
     work_dir = str(tmp_path / 'dist')
     log = tmp_path / 'stderr.txt'
-    env = dict(os.environ, PORT='29547', PYTHONWARNINGS='ignore',
+    env = dict(os.environ, PORT=free_port(), PYTHONWARNINGS='ignore',
                MMBACKBONES_DIST_TIMEOUT=str(TIMEOUT_S))
     with open(log, 'w') as err:
         proc = subprocess.Popen(
             ['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir',
              work_dir, '--no-validate',
-             *demo_options(digits_root, 50, 'train_dataloader.num_workers=0',
-                           'train_dataloader.dataset.data_prefix=val',
+             *demo_options(small_digits_root, 50,
+                           'train_dataloader.num_workers=0',
                            'default_hooks.checkpoint.interval=1')],
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
             start_new_session=True)

@@ -22,7 +22,7 @@ from mmbackbones.engine.runner import LOCK_NAME, lock_work_dir, \
     unlock_work_dir
 
 # Short runs on the small val split, in this process unless a real
-# process is the point.
+# process is the point (those train on conftest's 120-image small_digits).
 QUICK = ('train_dataloader.num_workers=0',
          'train_dataloader.dataset.data_prefix=val',
          'val_dataloader.num_workers=0',
@@ -102,9 +102,9 @@ def _killed_run(tmp_path, mode, work_dir, digits_root, epochs, *extra):
 
 
 def test_best_checkpoint_survives_a_kill_before_the_new_one(
-        digits_root, tmp_path):
+        small_digits_root, tmp_path):
     work_dir = str(tmp_path / 'best')
-    names = _killed_run(tmp_path, 'best', work_dir, digits_root, 3)
+    names = _killed_run(tmp_path, 'best', work_dir, small_digits_root, 3)
     best = [n for n in names if n.startswith('best_')]
     # The old order removed best_acc_epoch_1.pth first: nothing was left.
     assert best == ['best_acc_epoch_1.pth'], names
@@ -112,14 +112,14 @@ def test_best_checkpoint_survives_a_kill_before_the_new_one(
 
 
 def test_temp_files_of_a_killed_save_are_cleaned_on_the_next_start(
-        digits_root, tmp_path):
+        small_digits_root, tmp_path):
     work_dir = str(tmp_path / 'tmp')
-    names = _killed_run(tmp_path, 'tmp', work_dir, digits_root, 1)
+    names = _killed_run(tmp_path, 'tmp', work_dir, small_digits_root, 1)
     left = [n for n in names if n.endswith('.tmp')]
     assert len(left) == 1 and left[0].startswith('.epoch_1.pth.'), names
     assert 'epoch_1.pth' not in names
     train_cli.main([DEMO_CONFIG, '--work-dir', work_dir, '--no-validate',
-                    *demo_options(digits_root, 1, *QUICK)])
+                    *demo_options(small_digits_root, 1, *QUICK)])
     names = os.listdir(work_dir)
     assert not [n for n in names if n.endswith('.tmp')], names
     assert 'epoch_1.pth' in names
@@ -293,6 +293,9 @@ def _wait_for(condition, proc, seconds=240):
 def test_second_run_is_refused_then_sigterm_stops_cleanly(
         digits_root, tmp_path, capsys):
     work_dir = str(tmp_path / 'busy')
+    # The val split (6 batches an epoch), not small_digits: with 2 batches
+    # an epoch the SIGTERM often lands while an epoch's fresh DataLoader
+    # workers start or inside logging, which is not handled cleanly yet.
     cmd = [sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir',
            work_dir, *demo_options(digits_root, 20,
                                    'train_dataloader.dataset.data_prefix=val',
@@ -337,13 +340,17 @@ def test_second_run_is_refused_then_sigterm_stops_cleanly(
 def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
     work_dir = str(tmp_path / 'stale')
     os.makedirs(work_dir)
-    code = ('import os, signal, sys; '
-            'from mmbackbones.engine.runner import lock_work_dir; '
-            'lock_work_dir(sys.argv[1]); '
-            'os.kill(os.getpid(), signal.SIGKILL)')
-    proc = subprocess.run([sys.executable, '-c', code, work_dir],
-                          cwd=REPO_ROOT, timeout=120)
-    assert proc.returncode == -signal.SIGKILL
+    # A forked child (a real process, without a fresh interpreter's
+    # imports) takes the lock and is SIGKILLed holding it.
+    child = os.fork()
+    if child == 0:
+        try:
+            lock_work_dir(work_dir)
+        finally:
+            os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(1)  # not reached
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     with open(osp.join(work_dir, LOCK_NAME)) as f:
         assert f.read().startswith('pid ')  # the dead run's
     path = lock_work_dir(work_dir)

@@ -9,8 +9,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
-from conftest import DEMO_CONFIG, REPO_ROOT, demo_options, run_tool
+from conftest import (DEMO_CONFIG, REPO_ROOT, demo_options, free_port,
+                      run_tool)
 
+from mmbackbones.cli import test as test_cli
 from mmbackbones.cli import train as train_cli
 from mmbackbones.engine import SafeRunner, load_checkpoint_file
 from mmbackbones.registry import RUNNERS
@@ -29,23 +31,25 @@ def _max_abs_diff(a, b):
 
 
 def test_resume_gives_the_same_weights_as_training_straight(
-        digits_root, tmp_path):
+        small_digits_root, tmp_path):
     """2 epochs straight == 1 epoch, stop, --resume, 1 more (max abs
     difference <= 1e-6), with validation (which draws random numbers) in
-    between and a dataloader worker doing the augmentation. Trained on the
-    small val split (fast), and the straight run beside the first half."""
+    between and a dataloader worker doing the augmentation. Trained on 120
+    images (two shuffled batches an epoch: fast). The straight run is in
+    this process, beside the first half's; the first half and the resume
+    are two real processes, which is what --resume must survive."""
+    digits_root = small_digits_root
     straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
     args = ['tools/train.py', DEMO_CONFIG]
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.map(run_tool, [
-            [*args, '--work-dir', straight,
-             *demo_options(digits_root, 2, SMALL)],
-            [*args, '--work-dir', split, *demo_options(digits_root, 1, SMALL)],
-        ])
-        for result in first:
-            assert result.returncode == 0, result.stderr[-3000:]
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run_tool, [*args, '--work-dir', split,
+                                       *demo_options(digits_root, 1)])
+        train_cli.main([DEMO_CONFIG, '--work-dir', straight,
+                        *demo_options(digits_root, 2)])
+        result = first.result()
+        assert result.returncode == 0, result.stderr[-3000:]
     result = run_tool([*args, '--work-dir', split, '--resume',
-                       *demo_options(digits_root, 2, SMALL)])
+                       *demo_options(digits_root, 2)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'Resuming' in result.stdout + result.stderr or \
         'resumed' in (result.stdout + result.stderr).lower()
@@ -54,10 +58,16 @@ def test_resume_gives_the_same_weights_as_training_straight(
     assert diff <= 1e-6, diff
 
 
-def test_sigkill_after_first_checkpoint_then_resume(digits_root, tmp_path):
+def test_sigkill_after_first_checkpoint_then_resume(digits_root, tmp_path,
+                                                   capsys):
+    """A real trainer process SIGKILLed once its first checkpoint exists;
+    --resume then finishes the run and tools/test.py evaluates it (those
+    two in this process: a fresh interpreter costs seconds of imports, and
+    the resume's exactness across processes is the test above)."""
     work_dir = str(tmp_path / 'work')
     cmd = [sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir',
-           work_dir, *demo_options(digits_root, 3, SMALL)]
+           work_dir, *demo_options(digits_root, 3, SMALL,
+                                   'default_hooks.checkpoint.interval=1')]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     pointer = osp.join(work_dir, 'last_checkpoint')
@@ -71,21 +81,23 @@ def test_sigkill_after_first_checkpoint_then_resume(digits_root, tmp_path):
     with open(pointer) as f:
         assert osp.isfile(f.read().strip())  # points at a complete file
 
-    resumed = run_tool(['tools/train.py', DEMO_CONFIG, '--work-dir',
-                        work_dir, '--resume',
-                        *demo_options(digits_root, 3, SMALL)])
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Killed mid-run: the demo's interval is 5 epochs, which made the first
+    # checkpoint the last one (the kill came after training had ended).
+    assert not osp.exists(osp.join(work_dir, 'epoch_3.pth'))
+    train_cli.main([DEMO_CONFIG, '--work-dir', work_dir, '--resume',
+                    *demo_options(digits_root, 3, SMALL,
+                                  'default_hooks.checkpoint.interval=1')])
     final = osp.join(work_dir, 'epoch_3.pth')
-    tested = run_tool(['tools/test.py', DEMO_CONFIG, final, '--work-dir',
-                       str(tmp_path / 'test'), *demo_options(digits_root,
-                                                             3)])
-    assert tested.returncode == 0, tested.stderr[-3000:]
-    assert 'accuracy/top1' in tested.stdout
+    capsys.readouterr()
+    test_cli.main([DEMO_CONFIG, final, '--work-dir', str(tmp_path / 'test'),
+                   *demo_options(digits_root, 3)])
+    assert 'accuracy/top1' in capsys.readouterr().out
 
 
-def test_two_gloo_processes_train_one_model(digits_root, tmp_path):
+def test_two_gloo_processes_train_one_model(small_digits_root, tmp_path):
+    digits_root = small_digits_root
     work_dir = str(tmp_path / 'dist')
-    env = dict(os.environ, PORT='29517', PYTHONWARNINGS='ignore')
+    env = dict(os.environ, PORT=free_port(), PYTHONWARNINGS='ignore')
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir',
          work_dir, *demo_options(digits_root, 1,
@@ -113,13 +125,13 @@ class _OrderCheckingRunner(SafeRunner):
 RUNNERS.register_module(module=_OrderCheckingRunner, force=True)
 
 
-def test_checkpoint_hook_retires_only_after_saving(digits_root, tmp_path):
+def test_checkpoint_hook_retires_only_after_saving(small_digits_root,
+                                                   tmp_path):
     work_dir = str(tmp_path / 'keep1')
     _OrderCheckingRunner.existing_at_save = []
     train_cli.main([
         DEMO_CONFIG, '--work-dir', work_dir, '--no-validate',
-        *demo_options(digits_root, 3, 'train_dataloader.num_workers=0',
-                      'train_dataloader.dataset.data_prefix=val',
+        *demo_options(small_digits_root, 3, 'train_dataloader.num_workers=0',
                       'default_hooks.checkpoint.interval=1',
                       'default_hooks.checkpoint.max_keep_ckpts=1',
                       'runner_type=_OrderCheckingRunner')

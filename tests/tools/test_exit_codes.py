@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DEMO_CONFIG, REPO_ROOT, run_tool
+from conftest import DEMO_CONFIG, REPO_ROOT, free_port, run_tool
 
 from mmbackbones.cli.common import (EXIT_BAD_INPUT, ArgumentParser, ToolError,
                                     call_tool)
@@ -145,7 +145,7 @@ def _path_without_torch(tmp_path):
 ])
 def test_launchers_use_the_python_they_are_given(tmp_path, script, args):
     env = dict(os.environ, PATH=_path_without_torch(tmp_path),
-               PYTHON=sys.executable, PORT='29531')
+               PYTHON=sys.executable, PORT=free_port())
     proc = _run(script, args, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'usage: ' in proc.stdout and '--launcher' in proc.stdout
