@@ -376,8 +376,8 @@ def check_channels_last(model: nn.Module, x: torch.Tensor,
     for fmt in (torch.contiguous_format, torch.channels_last):
         net = copy.deepcopy(model).to(dtype=torch.float64,
                                       memory_format=fmt).train()
-        for m in net.modules():
-            if isinstance(m, _BatchNorm):
+        for m in net.modules():  # stored statistics, no random masks
+            if isinstance(m, (_BatchNorm, nn.modules.dropout._DropoutNd)):
                 m.eval()
         outs = net(x.double().contiguous(memory_format=fmt))
         sum(o.square().mean() for o in outs).backward()

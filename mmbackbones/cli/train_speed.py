@@ -168,6 +168,10 @@ def build_ours(config: str, cfg_options: Optional[dict], work_dir: str,
     from .train import configure_speed
     cfg = load_config(config, cfg_options)
     cfg.launcher, cfg.work_dir, cfg.log_level = 'none', work_dir, 'WARNING'
+    # mmengine keeps one Visualizer per experiment name (config name +
+    # timestamp, to the second): two runners built in the same second would
+    # share the first one's, and its vis_data folder in a deleted temp dir.
+    cfg.experiment_name = 'train_speed' + work_dir.replace(os.sep, '_')
     configure_speed(cfg, amp, compile_backend, memory_format)
     runner = build_runner(cfg)
     runner.optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)

@@ -182,7 +182,8 @@ def test_real_mmdet_resnet_weights(name, kwargs, tmp_path):
         ref = backbones.ResNetV1d(**kwargs)
     else:
         ref = getattr(backbones, name)(**kwargs)
-    ref = randomize_bn(ref, 6).eval()
+    ref = randomize_bn(ref, 6)
+    ref.eval()  # mmdet's train() returns None: no chaining
     path = _save({f'backbone.{k}': v for k, v in ref.state_dict().items()},
                  tmp_path / 'mmdet.pth')
     ours = MODELS.build(dict(
@@ -211,7 +212,8 @@ def test_real_mmseg_backbone_weights(name, kwargs, ours, tmp_path):
         pytest.skip("mmseg.models does not import here (it needs full "
                     f"mmcv's compiled ops): {type(err).__name__}: {err}")
     from mmbackbones.registry import MODELS
-    ref = randomize_bn(getattr(backbones, name)(**kwargs), 7).eval()
+    ref = randomize_bn(getattr(backbones, name)(**kwargs), 7)
+    ref.eval()  # mmseg's train() returns None: no chaining
     path = _save(ref.state_dict(), tmp_path / 'mmseg.pth')
     model = MODELS.build(dict(
         type=name, out_indices=(0, 1, 2, 3), **kwargs, **ours,

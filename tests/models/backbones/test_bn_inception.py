@@ -316,15 +316,12 @@ class TestBNInceptionContract(BackboneContract):
 
 
 def test_benchmark_builds_the_references():
-    """tools/analysis/benchmark.py's pretrainedmodels / pytorchcv sources
+    """The benchmark tools' pretrainedmodels / pytorchcv sources
+    (mmbackbones.analysis.references)
     (the speed figures of docs/model_zoo/bn_inception.md) give the same
     features as the models themselves."""
     cadene(), pytorchcv_ref()  # skip without them
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO_ROOT, 'tools/analysis/benchmark.py'))
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    from mmbackbones.analysis import references as benchmark
     x = torch.rand(1, 3, 32, 32)
     for name in ('pretrainedmodels:bninception', 'pytorchcv:bninception'):
         model = benchmark.build_reference(name).eval()
