@@ -187,7 +187,7 @@ def test_real_mmdet_resnet_weights(name, kwargs, tmp_path):
     path = _save({f'backbone.{k}': v for k, v in ref.state_dict().items()},
                  tmp_path / 'mmdet.pth')
     ours = MODELS.build(dict(
-        type=name, out_indices=(0, 1, 2, 3), **kwargs,
+        type='mmbackbones.' + name, out_indices=(0, 1, 2, 3), **kwargs,
         init_cfg=dict(type='Pretrained', checkpoint=path)))
     ours.init_weights()
     x = torch.rand(1, 3, 64, 64)
@@ -216,7 +216,7 @@ def test_real_mmseg_backbone_weights(name, kwargs, ours, tmp_path):
     ref.eval()  # mmseg's train() returns None: no chaining
     path = _save(ref.state_dict(), tmp_path / 'mmseg.pth')
     model = MODELS.build(dict(
-        type=name, out_indices=(0, 1, 2, 3), **kwargs, **ours,
+        type='mmbackbones.' + name, out_indices=(0, 1, 2, 3), **kwargs, **ours,
         init_cfg=dict(type='Pretrained', checkpoint=path)))
     model.init_weights()
     x = torch.rand(1, 3, 64, 64)
