@@ -47,7 +47,7 @@ setup(
         'lite': [f'mmcv-lite{MMCV_RANGE}'],
         'full': [f'mmcv{MMCV_RANGE}'],
         'demo': ['scikit-learn'],
-        'tests': ['pytest', 'scikit-learn', 'timm', 'onnx', 'onnxruntime',
+        'tests': ['pytest', 'pytest-xdist', 'scikit-learn', 'timm', 'onnx', 'onnxruntime',
                   # BN-Inception's references (pretrainedmodels imports six
                   # without declaring it)
                   'pretrainedmodels', 'pytorchcv', 'six',
