@@ -65,7 +65,14 @@ def test_a_stopped_rank_is_named_after_the_timeout(small_digits_root,
               TIMEOUT_S + 60)
         waited = time.time() - stopped
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the stopped rank included
+        os.killpg(proc.pid, signal.SIGKILL)
+        # torchrun's workers may be in their own process group: the stopped
+        # rank outlived killpg and every suite run left one behind.
+        for pid in locals().get('others', []):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait()
     text = log.read_text()
     line = next(x for x in text.splitlines() if 'stopped responding' in x)
