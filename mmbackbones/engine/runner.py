@@ -33,6 +33,7 @@ from mmengine.runner import BaseLoop, Runner
 from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
                                           check_same_classes, class_folders)
 from mmbackbones.registry import RUNNERS
+from mmbackbones.utils import fsync_dir, fsync_file
 from .checkpoint import atomic_write
 from .memory_format import check_memory_format, to_memory_format
 
@@ -119,19 +120,6 @@ def remove_stale_temp_files(folder: str) -> List[str]:
             os.remove(path)
             removed.append(name)
     return removed
-
-
-def _fsync_file(path: str) -> None:
-    with open(path, 'rb') as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @RUNNERS.register_module()
@@ -258,9 +246,9 @@ class SafeRunner(Runner):
         tmp_path = osp.join(out_dir, tmp_name)
         try:
             super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
-            _fsync_file(tmp_path)
+            fsync_file(tmp_path)
             os.replace(tmp_path, osp.join(out_dir, filename))
-            _fsync_dir(out_dir)
+            fsync_dir(out_dir)
         finally:
             if osp.exists(tmp_path):
                 os.remove(tmp_path)

@@ -71,7 +71,7 @@ class KillingRunner(SafeRunner):
         super().save_checkpoint(out_dir, filename, *args, **kwargs)
 
 
-fsync = runner_module._fsync_file
+fsync = runner_module.fsync_file
 
 
 def fsync_then_die(path):
@@ -80,7 +80,7 @@ def fsync_then_die(path):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-runner_module._fsync_file = fsync_then_die
+runner_module.fsync_file = fsync_then_die
 train.main(sys.argv[1:])
 '''
 
