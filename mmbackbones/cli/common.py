@@ -26,6 +26,7 @@ in :func:`_expected_errors` / :func:`_exit_code`. Configs are read by the
 one :func:`load_config` (``mmbackbones.utils``).
 """
 import argparse
+import os
 import os.path as osp
 import signal
 import sys
@@ -174,6 +175,13 @@ def sigterm_as_exception():
         return
 
     def handler(signum, frame):
+        if frame is not None and frame.f_globals.get('__name__') == 'logging':
+            # Inside logging's at-fork lock callbacks (a DataLoader worker
+            # starting) an exception is printed and ignored, and the run
+            # would go on: deliver the signal again a moment later.
+            threading.Timer(0.01, os.kill,
+                            (os.getpid(), signal.SIGTERM)).start()
+            return
         # Ignore further SIGTERMs while unwinding (a scheduler may repeat).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated('terminated (SIGTERM): stopped cleanly (no '

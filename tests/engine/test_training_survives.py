@@ -80,6 +80,14 @@ def test_sigkill_after_first_checkpoint_then_resume(digits_root, tmp_path,
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the trainer and its workers
     proc.wait()
+    # The workers hold the work dir's lock until they are gone too.
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
     assert osp.exists(pointer)
     with open(pointer) as f:
         assert osp.isfile(f.read().strip())  # points at a complete file
