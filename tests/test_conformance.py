@@ -80,6 +80,13 @@ ARGS: Dict[str, dict] = {
     'Res2Net': dict(depth=50),
     'ResNeSt': dict(depth=50),
     'VGG': dict(depth=11),  # VGG-16's structure, fewer layers
+    # mmpretrain's generic CSPNet needs its arch and stem (CSPDarkNet's)
+    'CSPNet': dict(arch=dict(block_fn=mmbackbones.models.DarkBlock,
+                             in_channels=(8, 16), out_channels=(16, 32),
+                             num_blocks=(1, 1), expand_ratio=2),
+                   stem_fn=functools.partial(
+                       mmbackbones.models.layers.conv_norm_act,
+                       out_channels=8, kernel_size=3)),
 }
 
 #: Structural forms besides the registered types' defaults (ResNetV1c/V1d

@@ -1,9 +1,10 @@
 """CSPDarknet-53 / CSPResNet-50 / CSPResNeXt-50 weights: timm
 ``cspdarknet53`` / ``cspresnet50`` / ``cspresnext50``, and mmpretrain
-(same names: the backbone part of a classifier checkpoint as it is)."""
+(same names: the backbone part of a classifier checkpoint as it is; its
+generic ``CSPNet`` too)."""
 from .base import mmpretrain_backbone, register_converter, rename_keys
 
-register_converter('mmpretrain', 'CSPDarkNet', 'CSPResNet',
+register_converter('mmpretrain', 'CSPNet', 'CSPDarkNet', 'CSPResNet',
                    'CSPResNeXt')(mmpretrain_backbone)
 
 # timm's CrossStage names -> mmpretrain's CSPStage names.

@@ -1,28 +1,50 @@
 """CSPNet (Wang et al., "CSPNet: A New Backbone that can Enhance Learning
-Capability of CNN", CVPRW 2020): CSPDarknet-53, CSPResNet-50, CSPResNeXt-50.
+Capability of CNN", CVPRW 2020): the generic :class:`CSPNet` and its
+presets CSPDarknet-53, CSPResNet-50, CSPResNeXt-50.
 
-All three are one :class:`CSPStage` over another block: a stage optionally
-downsamples, expands with a 1x1 convolution, splits the channels in two
-halves, runs the blocks on one half only, and concatenates it (after a 1x1
-transition) with the untouched half before a final 1x1 transition (paper
-Fig. 2(b) / Sec. 3.1). The blocks are :class:`~.darknet.DarkBlock` and the
-ResNet family's :class:`~.resnet.Bottleneck` (grouped for ResNeXt).
+Every CSP network is a stem and one :class:`CSPStage` per stage over some
+block: a stage optionally downsamples, expands with a 1x1 convolution,
+splits the channels in two halves, runs the blocks on one half only, and
+concatenates it (after a 1x1 transition) with the untouched half before a
+final 1x1 transition (paper Fig. 2(b) / Sec. 3.1).
 
-Registry types, arguments and module names are mmpretrain's
-(``CSPDarkNet(depth=53)``, ``CSPResNet(depth=50)``,
-``CSPResNeXt(depth=50)``), so its checkpoints load as they are;
-``mmbackbones.converters`` maps timm's ``cspdarknet53``, ``cspresnet50``
-and ``cspresnext50``.
+The surface is mmpretrain's: ``CSPNet(arch=dict(block_fn=..., in_channels=
+..., ...), stem_fn=...)`` builds any such network, and the registry types
+``CSPDarkNet(depth=53)``, ``CSPResNet(depth=50)``, ``CSPResNeXt(depth=50)``
+are presets of it with mmpretrain's arguments and module names, so its
+checkpoints load as they are; ``mmbackbones.converters`` maps timm's
+``cspdarknet53``, ``cspresnet50`` and ``cspresnext50``.
+
+How a ``block_fn`` is built here: mmpretrain's three blocks become ours
+with the same keys -- ``DarknetBottleneck`` is :class:`~.darknet.DarkBlock`,
+its ResNet ``Bottleneck`` and ResNeXt ``Bottleneck`` (32 groups, 32-group
+downsamplers, as mmpretrain) are :class:`~.resnet.Bottleneck` -- and so are
+our own :class:`~.darknet.DarkBlock` and :class:`~.resnet.Bottleneck`
+(grouped downsamplers when ``block_args`` groups it). Any other callable is
+called as mmpretrain calls it: ``block_fn(in_channels=c, out_channels=c,
+expansion=bottle_ratio, drop_path_rate=..., conv_cfg=..., norm_cfg=...,
+act_cfg=..., **block_args)``, with a linear expansion convolution and
+ungrouped downsamplers. ``block_args`` a block of ours cannot take (e.g.
+mmpretrain's ``use_depthwise=True``) are a ValueError naming the valid ones.
 """
+import functools
 import math
-from dataclasses import dataclass, fields
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import asdict, dataclass, fields
+from typing import (Callable, Dict, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.nn as nn
+from mmpretrain.models.backbones.cspnet import \
+    DarknetBottleneck as MMPretrainDarknetBottleneck
+from mmpretrain.models.backbones.resnet import \
+    Bottleneck as MMPretrainResNetBottleneck
+from mmpretrain.models.backbones.resnext import \
+    Bottleneck as MMPretrainResNeXtBottleneck
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch, make_stage_strides
+from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
+                    check_positive_number, make_stage_strides)
 from ..layers import conv_norm_act
 from .darknet import DarkBlock
 from .resnet import Bottleneck
@@ -71,15 +93,12 @@ class CSPStage(nn.Module):
     Example:
         >>> stage = CSPStage(32, 64, 1, lambda c, e, d: DarkBlock(c, e),
         ...                  expand_ratio=2, bottle_ratio=2)
-        >>> stage(torch.rand(1, 32, 16, 16)).shape
-        torch.Size([1, 64, 8, 8])
+        >>> tuple(stage(torch.rand(1, 32, 16, 16)).shape), stage.split
+        ((1, 64, 8, 8), 32)
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 num_blocks: int,
-                 make_block: BlockFactory,
+    def __init__(self, in_channels: int, out_channels: int, num_blocks: int,
+                 make_block: BlockFactory, *,
                  expand_ratio: float = 0.5,
                  bottle_ratio: int = 2,
                  has_downsampler: bool = True,
@@ -130,8 +149,9 @@ class CSPStage(nn.Module):
 
 @dataclass(frozen=True)
 class CSPArch:
-    """A CSP network: one entry per stage (mmpretrain's ``arch_settings``
-    names). The stem's width is ``in_channels[0]``."""
+    """The numbers of a CSP network: one entry per stage (mmpretrain's
+    ``arch`` keys, ``block_fn`` and ``block_args`` aside). The stem's
+    width is ``in_channels[0]``."""
     in_channels: Tuple[int, ...]
     out_channels: Tuple[int, ...]
     num_blocks: Tuple[int, ...]
@@ -141,40 +161,37 @@ class CSPArch:
     down_growth: Tuple[bool, ...]
 
     @classmethod
-    def from_dict(cls, arch: dict) -> 'CSPArch':
-        """Validate a custom arch (its keys: see ``as_named_arch`` in
-        ``CSPNet.__init__``); scalars apply to every stage."""
+    def from_dict(cls, arch: dict, name: str = 'arch') -> 'CSPArch':
+        """Validate a custom arch (keys checked by the caller); a scalar
+        applies to every stage. ``name`` is the argument, for messages."""
         if not isinstance(arch['in_channels'], (list, tuple)):
-            raise ValueError('custom depth: in_channels must be a list of '
+            raise ValueError(f'custom {name}: in_channels must be a list of '
                              'ints, one per stage, but got '
                              f"{arch['in_channels']!r}")
         num_stages = len(arch['in_channels'])
-        values = {}
-        for name in (f.name for f in fields(cls)):
-            value = arch.get(name, _CSP_DEFAULTS.get(name))
-            if value is None:
-                raise ValueError(f'custom depth is missing {name!r}')
-            if not isinstance(value, (list, tuple)):
-                value = (value, ) * num_stages
-            if len(value) != num_stages:
-                raise ValueError(
-                    f'custom depth: {name} has {len(value)} entries but '
-                    f'in_channels has {num_stages} (one per stage)')
-            values[name] = tuple(value)
-        for name in ('in_channels', 'out_channels', 'num_blocks',
-                     'bottle_ratio'):
-            if not all(isinstance(v, int) and not isinstance(v, bool)
-                       and v > 0 for v in values[name]):
-                raise ValueError(f'custom depth: {name} must be positive '
-                                 f'ints, but got {values[name]}')
+        values = {
+            f.name: _per_stage(arch.get(f.name, _CSP_DEFAULTS.get(f.name)),
+                               num_stages, f'custom {name}: {f.name}')
+            for f in fields(cls)
+        }
+        for key in ('in_channels', 'out_channels', 'num_blocks',
+                    'bottle_ratio'):
+            check_positive_ints(f'custom {name} {key}', values[key],
+                                length=num_stages)
+        for ratio in values['expand_ratio']:
+            check_positive_number(f'custom {name} expand_ratio', ratio)
+        for key in ('has_downsampler', 'down_growth'):
+            if not all(isinstance(v, bool) for v in values[key]):
+                raise ValueError(f'custom {name} {key} must be a bool or one '
+                                 f'bool per stage, but got {values[key]}')
         if any(g and not d for g, d in zip(values['down_growth'],
                                            values['has_downsampler'])):
-            raise ValueError('custom depth: down_growth needs '
+            raise ValueError(f'custom {name}: down_growth needs '
                              'has_downsampler in the same stage')
         for i in range(1, num_stages):
             if values['in_channels'][i] != values['out_channels'][i - 1]:
                 raise ValueError(
-                    f'custom depth: in_channels[{i}]='
+                    f'custom {name}: in_channels[{i}]='
                     f"{values['in_channels'][i]} must equal out_channels["
                     f"{i - 1}]={values['out_channels'][i - 1]}")
         return cls(**values)
@@ -182,6 +199,19 @@ class CSPArch:
 
 _CSP_DEFAULTS = dict(expand_ratio=0.5, bottle_ratio=2, has_downsampler=True,
                      down_growth=False)
+_REQUIRED = ['in_channels', 'out_channels', 'num_blocks']
+_OPTIONAL = [f.name for f in fields(CSPArch) if f.name not in _REQUIRED]
+
+
+def _per_stage(value, num_stages: int, what: str) -> tuple:
+    """``value`` (a scalar: every stage's) as one entry per stage."""
+    if not isinstance(value, (list, tuple)):
+        return (value, ) * num_stages
+    if len(value) != num_stages:
+        raise ValueError(f'{what} has {len(value)} entries but in_channels '
+                         f'has {num_stages} (one per stage)')
+    return tuple(value)
+
 
 #: CSPNet paper Table 1-3 row "CSPDarknet-53" (mmpretrain ``depth=53``).
 CSPDARKNET_ARCHS: Dict[int, CSPArch] = {
@@ -217,63 +247,214 @@ CSPRESNEXT_ARCHS: Dict[int, CSPArch] = {
 }
 
 
+# --------------------------------------------------------------------- #
+# block_fn: which block of ours a CSPNet builds
+# --------------------------------------------------------------------- #
+def _dark_block(channels: int, expansion: int, drop_path_rate: float,
+                layers: dict) -> nn.Module:
+    return DarkBlock(channels, expansion, drop_path_rate=drop_path_rate,
+                     **layers)
+
+
+def _bottleneck(channels: int, expansion: int, drop_path_rate: float,
+                layers: dict, **block_args) -> nn.Module:
+    return Bottleneck(channels, channels, expansion=expansion,
+                      drop_path_rate=drop_path_rate, **layers, **block_args)
+
+
+class _BlockRule(NamedTuple):
+    """How a CSPNet builds the blocks of one ``block_fn``."""
+    #: ``(channels, expansion, drop_path_rate, layers, **block_args)``
+    make: Callable[..., nn.Module]
+    #: Activation after the expansion conv (mmpretrain: Darknet's only).
+    expand_act: bool
+    #: Downsampler groups; None: ``block_args``' groups (default 1).
+    downsample_groups: Optional[int]
+    #: ``block_args`` defaults, and the keys it may hold (None: any).
+    defaults: dict
+    valid: Optional[Tuple[str, ...]]
+    #: ``block_args`` that must keep mmpretrain's default value: ours
+    #: (``ours``) has no other form.
+    fixed: dict = {}
+    ours: str = ''
+
+
+_BOTTLENECK_ARGS = ('groups', 'width_per_group', 'base_channels', 'style',
+                    'dilation')
+_DARK_RULE = _BlockRule(
+    _dark_block, True, 1, {}, (),
+    fixed=dict(add_identity=True, use_depthwise=False), ours='DarkBlock')
+_BOTTLENECK_RULE = _BlockRule(_bottleneck, False, None, {}, _BOTTLENECK_ARGS)
+#: Keyed by identity, as mmpretrain's CSPStage tests ``block_fn is ...``.
+_KNOWN_BLOCKS = (
+    (MMPretrainDarknetBottleneck, _DARK_RULE),
+    (DarkBlock, _DARK_RULE),
+    (MMPretrainResNetBottleneck,
+     _BOTTLENECK_RULE._replace(valid=('style', 'dilation'))),
+    (MMPretrainResNeXtBottleneck, _BOTTLENECK_RULE._replace(
+        downsample_groups=32,
+        defaults=dict(groups=32, width_per_group=4, base_channels=64))),
+    (Bottleneck, _BOTTLENECK_RULE),
+)
+
+
+def _foreign_block(block_fn: Callable[..., nn.Module], channels: int,
+                   expansion: int, drop_path_rate: float, layers: dict,
+                   **block_args) -> nn.Module:
+    """A block_fn we do not know, called as mmpretrain's CSPStage calls
+    it."""
+    block = block_fn(in_channels=channels, out_channels=channels,
+                     expansion=expansion, drop_path_rate=drop_path_rate,
+                     **layers, **block_args)
+    if not isinstance(block, nn.Module):
+        raise TypeError(f'arch block_fn {block_fn!r} returned a '
+                        f'{type(block).__name__}, not an nn.Module')
+    return block
+
+
+def _block_rule(block_fn) -> _BlockRule:
+    for known, rule in _KNOWN_BLOCKS:
+        if block_fn is known:
+            return rule
+    if not callable(block_fn):
+        raise TypeError(
+            'arch block_fn must be a block class or a callable (mmpretrain '
+            'or ours: DarkBlock / DarknetBottleneck, Bottleneck, ResNeXt '
+            f'Bottleneck), but got {block_fn!r}')
+    return _BlockRule(functools.partial(_foreign_block, block_fn), False, 1,
+                      {}, None)
+
+
+def _block_args(rule: _BlockRule, block_fn, block_args: dict,
+                where: str) -> dict:
+    """``block_args`` of one stage, checked against what ``rule``'s block
+    takes, with the rule's defaults."""
+    if not isinstance(block_args, dict):
+        raise TypeError(f'{where} must be a dict of block arguments, but '
+                        f'got {block_args!r}')
+    name = getattr(block_fn, '__qualname__', repr(block_fn))
+    args = dict(rule.defaults)
+    for key, value in block_args.items():
+        if key in rule.fixed:
+            if value != rule.fixed[key]:
+                raise ValueError(
+                    f'{where}: {key}={value!r} is not supported: {name} is '
+                    f'built as our {rule.ours}, which has '
+                    f'{key}={rule.fixed[key]!r} only')
+        elif rule.valid is not None and key not in rule.valid:
+            raise ValueError(
+                f'{where} has {key!r}, which {name} does not take here '
+                f'(valid: {sorted(rule.valid) + sorted(rule.fixed)}; '
+                'gradient checkpointing is CSPNet(with_cp=True))')
+        else:
+            args[key] = value
+    return args
+
+
+def _stem_stride(stem: nn.Module, in_channels: int, channels: int,
+                 size: int = 128) -> int:
+    """The stride of a stem ``stem_fn`` built, found by running it once on
+    a blank ``size`` x ``size`` image (eval mode, no gradient: no BN
+    statistics change); a stem with other than ``channels`` outputs is a
+    ValueError."""
+    param = next(stem.parameters(), None)
+    x = torch.zeros(1, in_channels, size, size,
+                    device=None if param is None else param.device)
+    training = stem.training
+    stem.eval()
+    try:
+        with torch.no_grad():
+            y = stem(x)
+    finally:
+        stem.train(training)
+    if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] != \
+            channels:
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y)
+        raise ValueError(
+            f'stem_fn({in_channels}) must give {channels} channels (arch '
+            f'in_channels[0]), but its output is {shape} for a {size}x{size} '
+            'input')
+    return max(1, round(size / y.shape[-1]))
+
+
+@MODELS.register_module()
 class CSPNet(BaseBackbone):
-    """What the CSP variants share: a stem and one :class:`CSPStage` per
-    entry of the arch table. Subclasses set ``ARCHS``, build the stem in
-    :meth:`_make_stem` and the block in :meth:`make_block`.
+    """A CSP network: ``stem_fn``'s stem, then one :class:`CSPStage` per
+    entry of ``arch`` -- mmpretrain's ``CSPNet``, with its arguments.
 
     Stages (``out_indices``, ``frozen_stages``) are the CSP stages, counted
-    from 0; ``frozen_stages=i`` freezes the stem and the first ``i`` stages
-    (mmpretrain's ``frozen_stages=i`` freezes ``i + 1`` stages).
+    from 0 (the stem is no output).
 
     Args:
-        depth (int | dict): A preset of ``ARCHS`` or a custom dict with
-            :class:`CSPArch`'s keys (scalars apply to every stage).
+        arch (dict): mmpretrain's arch: ``block_fn`` (how it is built: see
+            the module docstring), ``in_channels``, ``out_channels``,
+            ``num_blocks`` (one entry per stage) and optionally
+            ``expand_ratio`` (default 0.5), ``bottle_ratio`` (int, 2),
+            ``has_downsampler`` (True), ``down_growth`` (False) -- a scalar
+            applies to every stage -- and ``block_args`` (a dict, or one per
+            stage: more arguments of the block).
+        stem_fn (callable): ``stem_fn(in_channels)`` builds the stem, which
+            must output ``arch['in_channels'][0]`` channels (its stride is
+            found by running it once on a blank image, for
+            ``feature_info``).
+        out_indices (int | Sequence[int]): Default: the last stage.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN (eps 1e-5).
         act_cfg (dict): Activation. Default: LeakyReLU (slope 0.01, the
             mmcv/torch default), as mmpretrain and timm.
         drop_path_rate (float): Stochastic depth of the blocks, rising
-            linearly over all blocks (mmpretrain's ``CSPNet`` argument).
+            linearly over all blocks.
+
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
+    Example:
+        >>> from functools import partial
+        >>> arch = dict(block_fn=DarkBlock, in_channels=(16, 32),
+        ...             out_channels=(32, 64), num_blocks=(1, 1))
+        >>> model = CSPNet(arch, partial(conv_norm_act, out_channels=16,
+        ...                              kernel_size=3), out_indices=(0, 1))
+        >>> [f['stride'] for f in model.feature_info]
+        [2, 4]
     """
 
-    ARCHS: Dict[int, CSPArch] = {}
-    #: Activation after each stage's expansion conv.
-    expand_act: bool = False
-    #: Groups of each stage's 3x3 stride-2 downsampler.
-    downsample_groups: int = 1
-    #: Stride of the stem.
-    stem_stride: int = 1
-
     def __init__(self,
-                 depth: Union[int, dict],
-                 in_channels: int = 3,
+                 arch: dict,
+                 stem_fn: Callable[[int], nn.Module],
+                 *,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', eps=1e-5),
                  act_cfg: dict = dict(type='LeakyReLU', inplace=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  drop_path_rate: float = 0.0,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
-        required = ['in_channels', 'out_channels', 'num_blocks']
-        arch = as_named_arch(
-            depth, self.ARCHS, 'depth', required_keys=required,
-            optional_keys=[f.name for f in fields(CSPArch)
-                           if f.name not in required])
-        self.arch = arch if isinstance(arch, CSPArch) else \
-            CSPArch.from_dict(arch)
-        self.depth = depth
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
+        if not isinstance(arch, dict):
+            raise TypeError(
+                'arch must be a dict with block_fn, in_channels, '
+                'out_channels and num_blocks (the presets are CSPDarkNet('
+                'depth=53), CSPResNet(depth=50), CSPResNeXt(depth=50)), but '
+                f'got {arch!r}')
+        as_named_arch(arch, {}, required_keys=['block_fn', *_REQUIRED],
+                      optional_keys=[*_OPTIONAL, 'block_args'])
+        self.arch = CSPArch.from_dict(
+            {k: v for k, v in arch.items()
+             if k not in ('block_fn', 'block_args')})
+        self.block_fn = arch['block_fn']
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
-        self.stem = self._make_stem(in_channels, self.arch.in_channels[0])
-        self.stages = self._make_stages(drop_path_rate)
+        if not callable(stem_fn):
+            raise TypeError('stem_fn must be a callable (in_channels) -> '
+                            f'nn.Module, but got {stem_fn!r}')
+        self.stem = stem_fn(self.in_channels)
+        if not isinstance(self.stem, nn.Module):
+            raise TypeError(f'stem_fn returned a {type(self.stem).__name__}'
+                            ', not an nn.Module')
+        stem_stride = _stem_stride(self.stem, self.in_channels,
+                                   self.arch.in_channels[0])
+        self.stages = self._make_stages(arch.get('block_args', {}),
+                                        drop_path_rate)
         stages = [[f'stages.{i}'] for i in range(len(self.stages))]
         # mmpretrain's CSPNet: frozen_stages=k freezes the stem and stages
         # 0..k (0: the stem and the first stage).
@@ -282,39 +463,66 @@ class CSPNet(BaseBackbone):
             freeze_units=[['stem', *stages[0]], *stages[1:]],
             channels=self.arch.out_channels,
             strides=make_stage_strides(
-                self.stem_stride,
+                stem_stride,
                 [2 if d else 1 for d in self.arch.has_downsampler]))
 
-    def _make_stem(self, in_channels: int, channels: int) -> nn.Module:
-        raise NotImplementedError
-
-    def make_block(self, channels: int, expansion: int,
-                   drop_path_rate: float) -> nn.Module:
-        """A block on ``channels`` channels with ``channels / expansion``
-        hidden channels."""
-        raise NotImplementedError
-
-    def _make_stages(self, drop_path_rate: float) -> nn.Sequential:
+    def _make_stages(self, block_args: Union[dict, Sequence[dict]],
+                     drop_path_rate: float) -> nn.Sequential:
         arch = self.arch
+        rule = _block_rule(self.block_fn)
+        per_stage = _per_stage(block_args, len(arch.num_blocks),
+                               'arch block_args')
+        layers = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                      act_cfg=self.act_cfg)
         total = sum(arch.num_blocks)
         rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
         stages, start = [], 0
         for i, num_blocks in enumerate(arch.num_blocks):
+            args = _block_args(rule, self.block_fn, per_stage[i],
+                               f'arch block_args[{i}]')
+            groups = rule.downsample_groups or args.get('groups', 1)
             stages.append(
                 CSPStage(
                     arch.in_channels[i], arch.out_channels[i], num_blocks,
-                    self.make_block,
+                    functools.partial(rule.make, layers=layers, **args),
                     expand_ratio=arch.expand_ratio[i],
                     bottle_ratio=arch.bottle_ratio[i],
                     has_downsampler=arch.has_downsampler[i],
                     down_growth=arch.down_growth[i],
-                    downsample_groups=self.downsample_groups,
-                    expand_act=self.expand_act,
-                    block_dpr=rates[start:start + num_blocks],
-                    conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
-                    act_cfg=self.act_cfg))
+                    downsample_groups=groups, expand_act=rule.expand_act,
+                    block_dpr=rates[start:start + num_blocks], **layers))
             start += num_blocks
         return nn.Sequential(*stages)
+
+
+class _CSPPreset(CSPNet):
+    """A named CSP network: ``depth`` is a key of ``ARCHS`` or a custom
+    dict of :class:`CSPArch`'s keys; the block is ``block_fn`` with
+    ``block_args``; the subclass builds the stem in :meth:`make_stem`."""
+
+    ARCHS: Dict[int, CSPArch] = {}
+    block_fn: Callable[..., nn.Module] = DarkBlock
+    block_args: dict = {}
+
+    def __init__(self, depth: Union[int, dict], **kwargs):
+        arch = as_named_arch(depth, self.ARCHS, 'depth',
+                             required_keys=_REQUIRED, optional_keys=_OPTIONAL)
+        if isinstance(arch, dict):
+            arch = CSPArch.from_dict(arch, 'depth')
+        self.depth = depth
+        super().__init__(
+            dict(asdict(arch), block_fn=type(self).block_fn,
+                 block_args=self.block_args), self.make_stem, **kwargs)
+
+    def make_stem(self, in_channels: int) -> nn.Module:
+        """The stem, to ``self.arch.in_channels[0]`` channels."""
+        raise NotImplementedError
+
+    def _conv(self, in_channels: int, out_channels: int, kernel_size: int,
+              stride: int = 1) -> nn.Module:
+        return conv_norm_act(in_channels, out_channels, kernel_size,
+                             stride=stride, conv_cfg=self.conv_cfg,
+                             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
 
 
 #: mmpretrain's CSPDarkNet initialisation (PyTorch's default conv init
@@ -325,12 +533,23 @@ _CSPDARKNET_INIT = dict(type='Kaiming', layer='Conv2d', a=math.sqrt(5),
 
 
 @MODELS.register_module()
-class CSPDarkNet(CSPNet):
+class CSPDarkNet(_CSPPreset):
     """CSPDarknet-53: a stride-1 3x3 stem and five CSP stages of
     :class:`~.darknet.DarkBlock` (the YOLOv4 backbone).
 
-    Stages 0-4: 64, 128, 256, 512, 1024 channels at strides 2-32; the
-    default returns stage 4 (mmpretrain's default).
+    Stages 0-4: 64, 128, 256, 512, 1024 channels at strides 2-32.
+
+    Args:
+        depth (int | dict): 53, or a custom dict of :class:`CSPArch`'s
+            keys (scalars apply to every stage).
+        out_indices (int | Sequence[int]): Default (4, ), mmpretrain's.
+        init_cfg (dict | list[dict], optional): Default: mmpretrain's
+            (PyTorch's default conv init).
+
+    Other keyword arguments: those of :class:`CSPNet` but ``arch`` and
+    ``stem_fn`` (conv_cfg, norm_cfg, act_cfg, drop_path_rate), and
+    frozen_stages, norm_eval, with_cp, in_channels: see
+    :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = CSPDarkNet(depth=53, out_indices=(0, 1, 2, 3, 4)).eval()
@@ -339,32 +558,24 @@ class CSPDarkNet(CSPNet):
     """
 
     ARCHS = CSPDARKNET_ARCHS
-    expand_act = True
+    block_fn = DarkBlock
 
     def __init__(self,
                  depth: Union[int, dict] = 53,
-                 in_channels: int = 3,
+                 *,
                  out_indices: Union[int, Sequence[int]] = (4, ),
-                 init_cfg: Optional[Union[dict, List[dict]]] = dict(
+                 init_cfg: Optional[Union[dict, list]] = dict(
                      _CSPDARKNET_INIT),
                  **kwargs):
-        super().__init__(depth, in_channels=in_channels,
-                         out_indices=out_indices, init_cfg=init_cfg,
+        super().__init__(depth, out_indices=out_indices, init_cfg=init_cfg,
                          **kwargs)
 
-    def _make_stem(self, in_channels: int, channels: int) -> nn.Module:
-        return conv_norm_act(in_channels, channels, 3, conv_cfg=self.conv_cfg,
-                             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
-
-    def make_block(self, channels: int, expansion: int,
-                   drop_path_rate: float) -> nn.Module:
-        return DarkBlock(channels, expansion, conv_cfg=self.conv_cfg,
-                         norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
-                         drop_path_rate=drop_path_rate)
+    def make_stem(self, in_channels: int) -> nn.Module:
+        return self._conv(in_channels, self.arch.in_channels[0], 3)
 
 
 @MODELS.register_module()
-class CSPResNet(CSPNet):
+class CSPResNet(_CSPPreset):
     """CSPResNet-50: ResNet's stem (7x7 stride-2 conv and max-pool, or with
     ``deep_stem`` three 3x3 convs) and four CSP stages of ResNet
     bottlenecks; the first stage does not downsample.
@@ -372,10 +583,16 @@ class CSPResNet(CSPNet):
     Stages 0-3: 128, 256, 512, 1024 channels at strides 4-32.
 
     Args:
+        depth (int | dict): 50, or a custom dict of :class:`CSPArch`'s
+            keys (scalars apply to every stage).
+        out_indices (int | Sequence[int]): Default (3, ), mmpretrain's.
         deep_stem (bool): Three 3x3 convolutions instead of the 7x7 one
             (mmpretrain's option; keys ``stem.0``-``stem.2``, pool
             ``stem.3``).
-        **kwargs: :class:`CSPNet` arguments.
+        init_cfg (dict | list[dict], optional): Default: Kaiming convs,
+            mmpretrain's.
+
+    Other keyword arguments: as :class:`CSPDarkNet`.
 
     Example:
         >>> model = CSPResNet(depth=50, out_indices=(0, 1, 2, 3)).eval()
@@ -384,46 +601,31 @@ class CSPResNet(CSPNet):
     """
 
     ARCHS = CSPRESNET_ARCHS
-    stem_stride = 4
+    block_fn = Bottleneck
 
     def __init__(self,
                  depth: Union[int, dict] = 50,
-                 in_channels: int = 3,
+                 *,
                  out_indices: Union[int, Sequence[int]] = (3, ),
                  deep_stem: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = dict(
+                 init_cfg: Optional[Union[dict, list]] = dict(
                      type='Kaiming', layer='Conv2d'),
                  **kwargs):
         self.deep_stem = deep_stem
-        super().__init__(depth, in_channels=in_channels,
-                         out_indices=out_indices, init_cfg=init_cfg,
+        super().__init__(depth, out_indices=out_indices, init_cfg=init_cfg,
                          **kwargs)
 
-    def _make_stem(self, in_channels: int, channels: int) -> nn.Module:
-        common = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
-                      act_cfg=self.act_cfg)
+    def make_stem(self, in_channels: int) -> nn.Module:
+        channels = self.arch.in_channels[0]
         if self.deep_stem:
             half = channels // 2
-            convs = [conv_norm_act(in_channels, half, 3, stride=2, **common),
-                     conv_norm_act(half, half, 3, **common),
-                     conv_norm_act(half, channels, 3, **common)]
+            convs = [self._conv(in_channels, half, 3, stride=2),
+                     self._conv(half, half, 3),
+                     self._conv(half, channels, 3)]
         else:
-            convs = [conv_norm_act(in_channels, channels, 7, stride=2,
-                                   **common)]
+            convs = [self._conv(in_channels, channels, 7, stride=2)]
         return nn.Sequential(*convs,
                              nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-
-    def make_block(self, channels: int, expansion: int,
-                   drop_path_rate: float) -> nn.Module:
-        return Bottleneck(channels, channels, expansion=expansion,
-                          **self.bottleneck_kwargs(),
-                          conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
-                          act_cfg=self.act_cfg,
-                          drop_path_rate=drop_path_rate)
-
-    def bottleneck_kwargs(self) -> dict:
-        """Width arguments of the bottleneck (ResNeXt's groups)."""
-        return {}
 
 
 @MODELS.register_module()
@@ -431,18 +633,15 @@ class CSPResNeXt(CSPResNet):
     """CSPResNeXt-50: CSPResNet with ResNeXt bottlenecks (32 groups of 4
     channels per 32 bottleneck channels, i.e. ``base_channels=32``: the
     CSP split halves the width a ResNeXt stage would have) and 32-group
-    downsamplers.
+    downsamplers. Arguments: as :class:`CSPResNet`.
 
     Stages 0-3: 256, 512, 1024, 2048 channels at strides 4-32.
 
     Example:
-        >>> model = CSPResNeXt(depth=50, out_indices=(0, 1, 2, 3)).eval()
-        >>> [tuple(o.shape)[1:] for o in model(torch.rand(1, 3, 64, 64))]
-        [(256, 16, 16), (512, 8, 8), (1024, 4, 4), (2048, 2, 2)]
+        >>> model = CSPResNeXt(depth=50)
+        >>> model.out_channels, model.stages[1].downsample_conv.conv.groups
+        ((2048,), 32)
     """
 
     ARCHS = CSPRESNEXT_ARCHS
-    downsample_groups = 32
-
-    def bottleneck_kwargs(self) -> dict:
-        return dict(groups=32, width_per_group=4, base_channels=32)
+    block_args = dict(groups=32, width_per_group=4, base_channels=32)

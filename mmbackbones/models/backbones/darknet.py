@@ -9,18 +9,26 @@ Registry type, arguments, output numbering and module names are mmdet's
 ``Darknet(depth=53)`` (the OpenMMLab Darknet; mmpretrain has none), so
 mmdet checkpoints load as they are and configs port by changing ``type``.
 ``mmbackbones.converters`` maps timm's ``darknet53``.
+
+Darknet-53 is not a :class:`~.cspnet.CSPArch` preset of the CSP machinery:
+its stages have no cross-stage split (no expansion, transition or
+concatenation, just a downsampling conv and residual blocks on all
+channels), and its keys (``conv_res_block1.conv``, ``.res0``) must stay
+mmdet's; what the two share is shared -- :class:`DarkBlock`, and the
+numbers of YOLOv3 Table 1 (CSPDarknet-53's ``num_blocks`` and
+``out_channels`` are :data:`DARKNET_ARCHS` ``[53]``'s, a test checks it).
 """
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
-                    make_stage_strides)
+from ..base import (BaseBackbone, as_named_arch, check_positive_int,
+                    check_positive_ints, make_stage_strides)
 from ..layers import conv_norm_act
 
 __all__ = ['Darknet', 'DarkBlock', 'DarknetArch', 'DARKNET_ARCHS']
@@ -91,23 +99,31 @@ DARKNET_ARCHS: Dict[int, DarknetArch] = {
 class Darknet(BaseBackbone):
     """Darknet-53 backbone (YOLOv3), mmdet's ``Darknet``.
 
-    Outputs, as mmdet counts them (``out_indices``, ``frozen_stages``):
-    0 is the 3x3 stem convolution ``conv1`` (stride 1, 32 channels), 1-5
-    are ``conv_res_block1..5`` (strides 2-32, 64-1024 channels). The
-    default (3, 4, 5) gives the strides 8, 16, 32 that YOLOv3 uses;
-    ``frozen_stages=i`` freezes the first ``i`` of these six modules.
+    Outputs, as mmdet counts them (``out_indices``): 0 is the 3x3 stem
+    convolution ``conv1`` (stride 1, 32 channels), 1-5 are
+    ``conv_res_block1..5`` (strides 2-32, 64-1024 channels). The default
+    (3, 4, 5) gives the strides 8, 16, 32 that YOLOv3 uses.
+    ``frozen_stages=k`` freezes ``cr_blocks[:k]``: ``conv1`` and the first
+    ``k - 1`` residual stages (``k = 0`` nothing); ``-1`` freezes nothing
+    (mmdet's rule).
 
     Args:
         depth (int | dict): 53, or a custom dict with ``num_blocks`` and
             ``channels`` (one entry per stage) and optionally
             ``stem_channels``.
+        out_indices (int | Sequence[int]): Default (3, 4, 5), mmdet's.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation. Default: LeakyReLU(0.1), the paper's and
             mmdet's (timm's ``darknet53`` uses 0.01).
+        norm_eval (bool): Default True, mmdet's (BN statistics frozen while
+            training, for detection).
         drop_path_rate (float): Stochastic depth, rising linearly over the
             residual blocks (0: none, as the paper).
         pretrained (str, optional): Deprecated (mmdet's); use ``init_cfg``.
+
+    Other keyword arguments (frozen_stages, with_cp, in_channels,
+    init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = Darknet(depth=53).eval()
@@ -120,36 +136,32 @@ class Darknet(BaseBackbone):
     def __init__(self,
                  depth: Union[int, dict] = 53,
                  out_indices: Union[int, Sequence[int]] = (3, 4, 5),
-                 frozen_stages: int = -1,
+                 *,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = dict(type='LeakyReLU', negative_slope=0.1),
                  norm_eval: bool = True,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
                  drop_path_rate: float = 0.0,
                  pretrained: Optional[str] = None,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 **kwargs):
         if pretrained is not None:
             if not isinstance(pretrained, str):
                 raise TypeError('pretrained must be a str or None, but got '
                                 f'{type(pretrained).__name__}')
-            if init_cfg is not None:
+            if kwargs.get('init_cfg') is not None:
                 raise ValueError('init_cfg and pretrained cannot be given '
                                  'together')
             warnings.warn('Darknet: pretrained is deprecated, use '
                           "init_cfg=dict(type='Pretrained', checkpoint=...)")
-            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+            kwargs['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(out_indices=out_indices, norm_eval=norm_eval,
+                         **kwargs)
         arch = self._resolve_arch(depth)
         self.depth = depth
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         # Stride-1 3x3 stem: output 0.
-        self.conv1 = conv_norm_act(in_channels, arch.stem_channels, 3,
+        self.conv1 = conv_norm_act(self.in_channels, arch.stem_channels, 3,
                                    **common)
         total = sum(arch.num_blocks)
         rates = iter([drop_path_rate * i / max(total - 1, 1)
@@ -183,15 +195,15 @@ class Darknet(BaseBackbone):
         if isinstance(arch, DarknetArch):
             return arch
         num_blocks = check_positive_ints('custom depth num_blocks',
-                                    arch['num_blocks'])
+                                         arch['num_blocks'])
         channels = check_positive_ints('custom depth channels',
                                        arch['channels'])
         if len(num_blocks) != len(channels):
             raise ValueError(
                 'custom depth: num_blocks and channels need one entry per '
                 f'stage, but got {len(num_blocks)} and {len(channels)}')
-        stem = check_positive_ints('custom depth stem_channels',
-                              [arch.get('stem_channels', 32)])[0]
+        stem = check_positive_int('custom depth stem_channels',
+                                  arch.get('stem_channels', 32))
         return DarknetArch(num_blocks, channels, stem)
 
     @staticmethod

@@ -1,3 +1,8 @@
+import functools
+import importlib.util
+import os
+
+import mmdet
 import pytest
 import timm
 import torch
@@ -146,3 +151,57 @@ def test_registry_builds_with_mmdet_arguments():
     assert isinstance(model, Darknet)
     assert model.out_channels == (1024, ) and not model.norm_eval
     assert not model.conv1.conv.weight.requires_grad
+
+
+@functools.lru_cache(maxsize=None)
+def mmdet_darknet_class():
+    """mmdet's Darknet, loaded from its file: ``mmdet.models`` itself
+    needs full mmcv's compiled ops, which mmcv-lite lacks; darknet.py
+    needs only mmcv.cnn and mmengine. Once: loading registers it in
+    mmdet's registry, where a second registration is an error."""
+    path = os.path.join(os.path.dirname(mmdet.__file__), 'models',
+                        'backbones', 'darknet.py')
+    spec = importlib.util.spec_from_file_location('mmdet_darknet', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Darknet
+
+
+def test_mmdet_equivalence_every_output():
+    """mmdet's Darknet(depth=53): the same keys and shapes in the same
+    order, and the same six outputs with its random weights."""
+    ref = randomize_bn(mmdet_darknet_class()(depth=53, out_indices=ALL))
+    ours = Darknet(53, out_indices=ALL)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in ref.state_dict().items()]
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    ref.eval()  # mmdet's train() returns None: no chaining
+    check_equivalent_outputs(ours, ref, torch.rand(1, 3, 32, 32))
+
+
+@pytest.mark.parametrize('frozen', range(-1, 7))
+def test_frozen_stages_freezes_as_mmdet(frozen):
+    ref = mmdet_darknet_class()(depth=53, frozen_stages=frozen)
+    ref.train()
+    ours = build_meta(Darknet, 53, frozen_stages=frozen).train()
+
+    def frozen_names(model):
+        return sorted(n for n, p in model.named_parameters()
+                      if not p.requires_grad)
+
+    assert frozen_names(ours) == frozen_names(ref)
+    assert bool(frozen_names(ours)) == (frozen >= 1)
+
+
+def test_base_arguments_are_keywords():
+    # a misspelt base argument names itself; mmdet's third positional
+    # argument (frozen_stages) is not silently something else
+    with pytest.raises(TypeError, match='frozen_stage'):
+        Darknet(TINY, frozen_stage=1)
+    with pytest.raises(TypeError):
+        Darknet(TINY, (3, 4, 5), 1)
+    model = Darknet(TINY, in_channels=1, with_cp=True, frozen_stages=1)
+    assert model.conv1.conv.in_channels == 1 and model.with_cp
+    with pytest.raises(ValueError, match='cannot be given together'):
+        Darknet(TINY, pretrained='x.pth', init_cfg=dict(type='Pretrained',
+                                                        checkpoint='y'))
