@@ -30,6 +30,7 @@ from mmengine.config import Config
 
 from .convert import DeployInfo
 from .fuse import fuse_conv_bn
+from mmbackbones.models.layers.packed_conv import pack_convolutions
 from .reparam import reparameterize
 
 #: The ``type`` of a deploy model in a config.
@@ -55,6 +56,7 @@ def build_deployed_model(model_type: Any,
     model = MODELS.build(dict(type=model_type, **model_cfg))
     reparameterize(model)
     fuse_conv_bn(model, list((fused_conv_bn or {}).items()))
+    pack_convolutions(model)
     return model
 
 

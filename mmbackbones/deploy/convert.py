@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from .fuse import (ConvBNPair, disable_efficient_conv_bn_eval,
                    find_conv_bn_pairs, fuse_conv_bn)
+from mmbackbones.models.layers.packed_conv import pack_convolutions
 from .reparam import reparameterize
 
 
@@ -17,6 +18,9 @@ class DeployInfo:
     reparameterized: List[str] = field(default_factory=list)
     #: (conv, BN) pairs folded, by module name.
     fused: List[ConvBNPair] = field(default_factory=list)
+    #: How many convolutions became PackedConv2d (weights packed once for
+    #: CPU inference; same parameters and keys).
+    packed: int = 0
 
 
 def convert_to_deploy(model: nn.Module,
@@ -24,7 +28,10 @@ def convert_to_deploy(model: nn.Module,
                       fuse: bool = True) -> DeployInfo:
     """Put ``model`` -- a backbone, a classifier, a detector... -- in deploy
     form, in place: every re-parameterisable block switched
-    (``switch_to_deploy()``), then every Conv -> BN pair folded.
+    (``switch_to_deploy()``), then every Conv -> BN pair folded, then
+    every plain convolution made a
+    :class:`~mmbackbones.models.layers.packed_conv.PackedConv2d` (oneDNN
+    packs its weight once for CPU inference: same parameters and keys).
 
     The model is left in eval mode (BatchNorm folding uses the running
     statistics, so the result equals the eval-mode original).
@@ -53,4 +60,5 @@ def convert_to_deploy(model: nn.Module,
         disable_efficient_conv_bn_eval(model)
         info.fused = find_conv_bn_pairs(model, inputs)
         fuse_conv_bn(model, info.fused)
+    info.packed = pack_convolutions(model)
     return info

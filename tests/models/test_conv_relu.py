@@ -4,7 +4,8 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.models.layers import conv2d_relu
-from mmbackbones.models.layers.conv import _fusable
+from mmbackbones.models.layers.packed_conv import \
+    onednn_inference as _fusable
 
 
 def relative_error(a, b):

@@ -1,5 +1,6 @@
 """Shared bricks used by several backbone families."""
 from .conv import conv2d_relu, conv_norm_act
+from .packed_conv import PackedConv2d, pack_convolutions
 from .inverted_residual import InvertedResidual
 from .reparam import fold_bn, pad_kernel
 from .se import SELayer, mmpretrain_se_layer
@@ -7,6 +8,7 @@ from .utils import channel_shuffle, make_divisible
 
 __all__ = [
     'conv_norm_act', 'conv2d_relu', 'fold_bn', 'pad_kernel', 'SELayer',
+    'PackedConv2d', 'pack_convolutions',
     'channel_shuffle', 'make_divisible', 'InvertedResidual',
     'mmpretrain_se_layer'
 ]
