@@ -2,11 +2,16 @@
 from .conv import conv2d_relu, conv_norm_act
 from .inverted_residual import InvertedResidual
 from .reparam import fold_bn, pad_kernel
+from .residual import (BasicBlock, Bottleneck, ResidualBlock,
+                       ZeroInitResidualMixin, make_downsample, make_res_layer,
+                       zero_init_residual_blocks)
 from .se import SELayer, mmpretrain_se_layer
 from .utils import channel_shuffle, make_divisible
 
 __all__ = [
     'conv_norm_act', 'conv2d_relu', 'fold_bn', 'pad_kernel', 'SELayer',
     'channel_shuffle', 'make_divisible', 'InvertedResidual',
-    'mmpretrain_se_layer'
+    'mmpretrain_se_layer',
+    'ResidualBlock', 'BasicBlock', 'Bottleneck', 'make_res_layer',
+    'make_downsample', 'zero_init_residual_blocks', 'ZeroInitResidualMixin'
 ]
