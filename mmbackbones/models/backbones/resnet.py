@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
-import torch
+import torch  # noqa: F401 (the examples below: --doctest-modules)
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
