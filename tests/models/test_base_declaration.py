@@ -27,7 +27,7 @@ class Tiny(BaseBackbone):
 
 def test_signatures_are_the_families_own():
     params = inspect.signature(ResNet).parameters
-    assert list(params)[0] == 'depth' and 'frozen_stages' in params
+    assert list(params)[0] == 'depth' and 'deep_stem' in params
     assert not hasattr(base, '_BackboneMeta')
     # mmpretrain's base is an ABC; we add no metaclass of our own.
     assert type(ResNet) is type(base.MMPretrainBaseBackbone)

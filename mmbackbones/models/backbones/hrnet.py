@@ -27,13 +27,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, make_stage_strides,
+from ..base import (BaseBackbone, as_named_arch, check_positive_int,
+                    check_positive_ints, make_stage_strides,
                     shape_is_symbolic)
-from .resnet import (BasicBlock, Bottleneck, make_res_layer,
-                     resolve_pretrained, zero_init_residual_blocks)
+from ..layers.conv import add_conv_norm, conv_norm, norm_property
+from ..layers.residual import (BasicBlock, Bottleneck, ZeroInitResidualMixin,
+                               make_res_layer)
+from .resnet import resolve_pretrained
 
 __all__ = [
     'HRNet', 'HRModule', 'HRNetStage', 'HRNET_ARCHS', 'UPSAMPLE_NEAREST',
@@ -53,20 +55,8 @@ def _run_plain(branch: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return branch(x)
 
 
-def _conv_norm(conv_cfg: Optional[dict], norm_cfg: dict, in_channels: int,
-               out_channels: int, kernel_size: int, stride: int,
-               relu: bool) -> nn.Sequential:
-    """``Sequential(conv, norm[, ReLU])``: keys ``.0`` and ``.1``, as in
-    mmpretrain's (and timm's) transition and fuse layers."""
-    layers = [
-        build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size,
-                         stride=stride, padding=kernel_size // 2,
-                         bias=False),
-        build_norm_layer(norm_cfg, out_channels)[1]
-    ]
-    if relu:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
+#: The ReLU of the transition and fusion layers (``conv_norm``'s ``.2``).
+_RELU = dict(type='ReLU', inplace=True)
 
 
 class HRModule(nn.Module):
@@ -144,18 +134,21 @@ class HRModule(nn.Module):
         """``f_ij``: branch ``j`` brought to branch ``i``'s shape."""
         if j == i:
             return nn.Identity()
+        # Keys .0 (conv) and .1 (norm), as in mmpretrain's (and timm's)
+        # fuse layers.
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         if j > i:  # lower resolution: 1x1 to i's width, then upsample
-            layers = _conv_norm(conv_cfg, norm_cfg, channels[j], channels[i],
-                                1, 1, relu=False)
+            layers = conv_norm(channels[j], channels[i], 1, **common)
             layers.append(nn.Upsample(scale_factor=2**(j - i),
                                       **upsample_cfg))
             return layers
         # higher resolution: i - j stride-2 3x3 convs, the last to i's width
         # and without ReLU (it comes after the sum).
+        last = i - j - 1
         return nn.Sequential(*(
-            _conv_norm(conv_cfg, norm_cfg, channels[j],
-                       channels[i] if k == i - j - 1 else channels[j], 3, 2,
-                       relu=k < i - j - 1) for k in range(i - j)))
+            conv_norm(channels[j], channels[i] if k == last else channels[j],
+                      3, stride=2, act_cfg=None if k == last else _RELU,
+                      **common) for k in range(i - j)))
 
     def forward(self,
                 xs: List[torch.Tensor],
@@ -246,7 +239,9 @@ def _check_upsample(cfg) -> dict:
 
 
 def _parse_extra(extra) -> Dict[str, HRNetStage]:
-    """Validate a custom ``extra`` dict (mmpretrain's format)."""
+    """Validate a custom ``extra`` dict (mmpretrain's format) with the
+    base's checks; what they do not cover (a name from a list, a fixed
+    value) is checked here."""
     if not isinstance(extra, dict):
         raise TypeError('extra must be a dict with the keys stage1..stage4, '
                         f'but got {type(extra).__name__}')
@@ -256,43 +251,32 @@ def _parse_extra(extra) -> Dict[str, HRNetStage]:
         if not isinstance(cfg, dict):
             raise ValueError(f'extra must have a dict under stage{k} (keys '
                              f'{list(_STAGE_KEYS)}), but got {cfg!r}')
-        missing = [key for key in _STAGE_KEYS if key not in cfg]
-        if missing:
-            raise ValueError(f'extra["stage{k}"] is missing the keys '
-                             f'{missing} (required: {list(_STAGE_KEYS)})')
+        name = f'extra["stage{k}"]'
+        # Other keys (mmpose's multiscale_output, fuse_method) are allowed.
+        as_named_arch(cfg, {}, name, required_keys=_STAGE_KEYS)
         if cfg['block'] not in BLOCKS:
-            raise ValueError(f'extra["stage{k}"]["block"] must be one of '
+            raise ValueError(f'{name}["block"] must be one of '
                              f'{list(BLOCKS)}, but got {cfg["block"]!r}')
         if cfg['num_branches'] != k:
             raise ValueError(
-                f'extra["stage{k}"]["num_branches"] must be {k} (stage k '
-                f'of HRNet has k resolutions), but got '
-                f'{cfg["num_branches"]!r}')
-        for key in ('num_blocks', 'num_channels'):
-            values = cfg[key]
-            if (not isinstance(values, Sequence) or len(values) != k
-                    or not all(isinstance(v, int) and not isinstance(v, bool)
-                               and v > 0 for v in values)):
-                raise ValueError(
-                    f'extra["stage{k}"]["{key}"] must be {k} positive int(s)'
-                    f' (one per branch), but got {values!r}')
-        num_modules = cfg['num_modules']
-        if (not isinstance(num_modules, int) or isinstance(num_modules, bool)
-                or num_modules < 1):
-            raise ValueError(f'extra["stage{k}"]["num_modules"] must be a '
-                             f'positive int, but got {num_modules!r}')
+                f'{name}["num_branches"] must be {k} (stage k of HRNet has '
+                f'k resolutions), but got {cfg["num_branches"]!r}')
+        num_blocks, num_channels = (
+            check_positive_ints(f'{name}["{key}"]', cfg[key], length=k)
+            for key in ('num_blocks', 'num_channels'))
+        num_modules = check_positive_int(f'{name}["num_modules"]',
+                                         cfg['num_modules'])
         if k == 1 and num_modules != 1:
-            raise ValueError('extra["stage1"]["num_modules"] must be 1 '
-                             '(stage 1 is a single residual layer), but got '
+            raise ValueError(f'{name}["num_modules"] must be 1 (stage 1 is '
+                             'a single residual layer), but got '
                              f'{num_modules}')
         stages[f'stage{k}'] = HRNetStage(num_modules, k, cfg['block'],
-                                         tuple(cfg['num_blocks']),
-                                         tuple(cfg['num_channels']))
+                                         num_blocks, num_channels)
     return stages
 
 
 @MODELS.register_module()
-class HRNet(BaseBackbone):
+class HRNet(ZeroInitResidualMixin, BaseBackbone):
     """HRNet backbone (the classification HRNet-W18 ... W64).
 
     Outputs (``out_indices``): the branches of the last stage, 0-3 from high
@@ -329,6 +313,12 @@ class HRNet(BaseBackbone):
         pretrained (str, optional): Deprecated (mmseg passes its
             segmentor's ``pretrained`` here): turned into
             ``init_cfg=dict(type='Pretrained', ...)`` with a warning.
+        out_indices (int | Sequence[int], optional): Branches to return;
+            None: all four (only 0 with ``multiscale_output=False``).
+
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see
+    :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Defaults are mmpretrain's; mmdet's HRNet has ``norm_eval=True``.
     mmpose's heads that take one map need ``multiscale_output=False``.
@@ -343,29 +333,23 @@ class HRNet(BaseBackbone):
     def __init__(self,
                  arch: str = 'w32',
                  extra: Optional[dict] = None,
-                 in_channels: int = 3,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  zero_init_residual: bool = False,
                  multiscale_output: bool = True,
                  out_indices: Optional[Union[int, Sequence[int]]] = None,
-                 frozen_stages: int = -1,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None,
                  upsample_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None):
-        init_cfg = resolve_pretrained(pretrained, init_cfg)
+                 pretrained: Optional[str] = None,
+                 **kwargs):
+        kwargs['init_cfg'] = resolve_pretrained(pretrained,
+                                                kwargs.get('init_cfg'))
         # mmpose's HRNet reads it from extra['stage4'] (default False there).
         if isinstance(extra, dict) and isinstance(extra.get('stage4'), dict):
             multiscale_output = extra['stage4'].get('multiscale_output',
                                                     multiscale_output)
         if out_indices is None:
             out_indices = (0, 1, 2, 3) if multiscale_output else (0, )
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+        super().__init__(out_indices=out_indices, **kwargs)
         if extra is None:
             if arch not in HRNET_ARCHS:
                 raise ValueError(
@@ -386,7 +370,7 @@ class HRNet(BaseBackbone):
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
 
-        self._make_stem(in_channels, 64)
+        self._make_stem(self.in_channels, 64)
         # Stage 1: one residual layer (mmpretrain's name ``layer1``).
         s1 = stages['stage1']
         block = BLOCKS[s1.block]
@@ -429,25 +413,14 @@ class HRNet(BaseBackbone):
     def _make_stem(self, in_channels: int, channels: int) -> None:
         """Two 3x3 stride-2 convs (stride 4): ``conv1``, ``bn1``,
         ``conv2``, ``bn2`` as in mmpretrain."""
-        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, channels,
-                                      3, stride=2, padding=1, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, channels,
-                                                  postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.conv2 = build_conv_layer(self.conv_cfg, channels, channels, 3,
-                                      stride=2, padding=1, bias=False)
-        self.norm2_name, norm2 = build_norm_layer(self.norm_cfg, channels,
-                                                  postfix=2)
-        self.add_module(self.norm2_name, norm2)
+        common = dict(stride=2, conv_cfg=self.conv_cfg,
+                      norm_cfg=self.norm_cfg)
+        add_conv_norm(self, 1, in_channels, channels, 3, **common)
+        add_conv_norm(self, 2, channels, channels, 3, **common)
         self.relu = nn.ReLU(inplace=True)
 
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
+    norm1 = norm_property(1)
+    norm2 = norm_property(2)
 
     def _make_transition(self, pre: Sequence[int],
                          cur: Sequence[int]) -> nn.ModuleList:
@@ -455,19 +428,19 @@ class HRNet(BaseBackbone):
         resolution (a 3x3 conv where the width changes, else the identity);
         each new branch is made from the lowest-resolution one by stride-2
         3x3 convs."""
+        common = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                      act_cfg=_RELU)
         layers: List[nn.Module] = []
         for i, channels in enumerate(cur):
             if i < len(pre):
                 layers.append(
-                    nn.Identity() if channels == pre[i] else _conv_norm(
-                        self.conv_cfg, self.norm_cfg, pre[i], channels, 3,
-                        1, relu=True))
+                    nn.Identity() if channels == pre[i] else conv_norm(
+                        pre[i], channels, 3, **common))
                 continue
             steps = i + 1 - len(pre)
-            layers.append(nn.Sequential(*(_conv_norm(
-                self.conv_cfg, self.norm_cfg, pre[-1],
-                channels if s == steps - 1 else pre[-1], 3, 2, relu=True)
-                                          for s in range(steps))))
+            layers.append(nn.Sequential(*(conv_norm(
+                pre[-1], channels if s == steps - 1 else pre[-1], 3,
+                stride=2, **common) for s in range(steps))))
         return nn.ModuleList(layers)
 
     def _make_stage(self, stage: HRNetStage, channels: Sequence[int],
@@ -533,11 +506,7 @@ class HRNet(BaseBackbone):
                             None, run_branch=self.run_stage)
         return tuple(xs)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        # Not over loaded weights, whether init_cfg is a dict or a list
-        # holding the Pretrained entry (mmpretrain only checked a dict).
-        if self.zero_init_residual and self.pretrained_cfg is None:
-            # Every block of the HR modules starts as the identity.
-            for k in range(2, 5):
-                zero_init_residual_blocks(getattr(self, f'stage{k}'))
+    def zero_init_scope(self) -> List[nn.Module]:
+        """``zero_init_residual`` starts the blocks of the HR modules
+        (stages 2-4) as the identity, not stage 1's (as mmpretrain)."""
+        return [getattr(self, f'stage{k}') for k in range(2, 5)]

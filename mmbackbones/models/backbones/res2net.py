@@ -10,10 +10,10 @@ from typing import Dict, List
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_norm_layer
 
 from mmbackbones.registry import MODELS
 from ..base import check_positive_int
+from ..layers.conv import conv_and_norm
 from .resnet import RESNET_ARCHS, Bottleneck, ResNet, ResNetArch
 
 __all__ = ['Res2Net', 'Bottle2neck', 'RES2NET_ARCHS', 'RES2NET_VARIANTS']
@@ -44,9 +44,8 @@ class Bottle2neck(Bottleneck):
         (torch.Size([1, 256, 8, 8]), 26)
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
+    # Keyword-only after the channels, like Bottleneck's arguments.
+    def __init__(self, in_channels: int, out_channels: int, *,
                  scales: int = 4,
                  base_width: int = 26,
                  stage_type: str = 'normal',
@@ -71,14 +70,15 @@ class Bottle2neck(Bottleneck):
         return self.width * self.scales
 
     def make_middle(self, channels: int, groups: int) -> None:
-        width = self.width
-        self.convs = nn.ModuleList(
-            self.make_conv(width, width, 3, stride=self.conv2_stride,
-                           dilation=self.dilation)
-            for _ in range(self.scales - 1))
-        self.bns = nn.ModuleList(
-            build_norm_layer(self.norm_cfg, width, postfix=i + 1)[1]
-            for i in range(self.scales - 1))
+        # Keys convs.i and bns.i (mmpretrain's), not conv{i} / bn{i}.
+        pairs = [
+            conv_and_norm(self.width, self.width, 3,
+                          stride=self.conv2_stride, dilation=self.dilation,
+                          conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+            for _ in range(self.scales - 1)
+        ]
+        self.convs = nn.ModuleList(conv for conv, _, _ in pairs)
+        self.bns = nn.ModuleList(norm for _, _, norm in pairs)
         if self.stage_type == 'stage':
             self.pool = nn.AvgPool2d(3, stride=self.conv2_stride, padding=1)
 
@@ -130,11 +130,13 @@ class Res2Net(ResNet):
         avg_down (bool): Average-pool before strided shortcut projections.
         **kwargs: :class:`~.resnet.ResNet` arguments.
 
-    Example:
-        >>> model = Res2Net(depth=50, scales=4, base_width=26,
-        ...                 out_indices=(0, 3))
-        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
-        [(1, 256, 16, 16), (1, 2048, 2, 2)]
+    Example ("26w_4s": 4 splits of 26 channels in the first stage, three
+    of them through a 3x3 convolution; the width doubles per stage):
+        >>> model = Res2Net(depth=50, scales=4, base_width=26)
+        >>> [s[0].width for s in model.stage_modules()]
+        [26, 52, 104, 208]
+        >>> len(model.layer1[0].convs)
+        3
     """
 
     ARCHS = RES2NET_ARCHS

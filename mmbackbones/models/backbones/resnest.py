@@ -12,6 +12,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
 from ..base import check_positive_int
+from ..layers.conv import norm_property
 from ..layers.pooled_conv import PooledConv1x1
 from .resnet import Bottleneck, ResNetArch, ResNetV1d
 from .resnext import ResNeXt
@@ -87,13 +88,8 @@ class SplitAttentionConv2d(nn.Module):
         self.fc2 = PooledConv1x1(inter_channels, channels * radix,
                                  groups=groups)
 
-    @property
-    def norm0(self) -> nn.Module:
-        return getattr(self, self.norm0_name)
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
+    norm0 = norm_property(0)
+    norm1 = norm_property(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.norm0(self.conv(x)))  # (N, radix * C, H, W)
@@ -133,9 +129,8 @@ class SplitAttentionBottleneck(Bottleneck):
         torch.Size([2, 256, 8, 8])
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
+    # Keyword-only after the channels, like Bottleneck's arguments.
+    def __init__(self, in_channels: int, out_channels: int, *,
                  radix: int = 2,
                  reduction_factor: int = 4,
                  avg_down_stride: bool = True,
@@ -194,8 +189,11 @@ class ResNeSt(ResNeXt, ResNetV1d):
             configs) when None.
         **kwargs: :class:`~.resnet.ResNet` arguments.
 
-    Example:
+    Example (the 3x3 convolution of every bottleneck splits in two; the
+    outputs are ResNet-50's; batch 2: the attention's BN needs it):
         >>> model = ResNeSt(depth=50, out_indices=(0, 3))
+        >>> type(model.layer1[0].conv2).__name__, model.layer1[0].conv2.radix
+        ('SplitAttentionConv2d', 2)
         >>> [tuple(o.shape) for o in model(torch.rand(2, 3, 64, 64))]
         [(2, 256, 16, 16), (2, 2048, 2, 2)]
     """

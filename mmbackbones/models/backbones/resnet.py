@@ -1,20 +1,14 @@
 """ResNet (He et al., "Deep Residual Learning for Image Recognition", CVPR
-2016) and the residual-stage machinery the whole ResNet family shares.
+2016), the base of the whole ResNet family.
 
 ResNeXt, SE-ResNet(X), ResNeSt and Res2Net are "ResNet with another block
-or stem", so they are tables over the pieces of this file, not copies:
-
-* :class:`ResidualBlock` -- ``act(residual(x) + shortcut(x))``;
-  :class:`BasicBlock` and :class:`Bottleneck` fill in ``residual``, and a
-  family changes a bottleneck by overriding its middle (the 3x3 part:
-  split attention, hierarchical 3x3 convolutions) or by wrapping its
-  residual (squeeze-and-excitation);
-* :func:`make_res_layer` -- one stage: a projection shortcut on the first
-  block (option B of the paper; average-pooled in the "D" variant) and
-  ``num_blocks`` blocks;
-* :class:`ResNet` -- the 7x7 or deep (three 3x3, "C" variant) stem and
-  four stages from a named arch table; families subclass it with their own
-  table and block arguments.
+or stem", so they are tables over shared pieces, not copies: the blocks
+(:class:`~mmbackbones.models.layers.residual.ResidualBlock`,
+``BasicBlock``, ``Bottleneck``) and the stage builder (``make_res_layer``)
+live in ``models/layers/residual.py`` (HRNet and CSPNet use them too; they
+stay importable from here); :class:`ResNet` is the 7x7 or deep (three 3x3,
+"C" variant) stem and four stages from a named arch table, which families
+subclass with their own table and block arguments.
 
 Module names, registry types and constructor arguments are mmpretrain's,
 so its checkpoints load as they are and its configs port by changing
@@ -25,16 +19,18 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
-import torch
+import torch  # noqa: F401 (the examples below: --doctest-modules)
 import torch.nn as nn
-from mmcv.cnn import (build_activation_layer, build_conv_layer,
-                      build_norm_layer)
-from mmcv.cnn.bricks import DropPath
 
 from mmbackbones.registry import MODELS
 from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
                     make_stage_strides)
 from ..layers import conv_norm_act
+from ..layers.conv import add_conv_norm, norm_property
+# Re-exported: the family's files and users import the blocks from here.
+from ..layers.residual import (BasicBlock, Bottleneck, ResidualBlock,
+                               ZeroInitResidualMixin, make_downsample,
+                               make_res_layer, zero_init_residual_blocks)
 
 __all__ = [
     'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResidualBlock', 'BasicBlock',
@@ -80,350 +76,6 @@ def require_mmcv_ops(argument: str) -> None:
             'of mmcv-lite') from None
 
 
-class ResidualBlock(nn.Module):
-    """What every residual block shares: ``act(residual(x) + shortcut(x))``.
-
-    Subclasses build their layers in ``__init__`` (after calling this one)
-    and implement :meth:`residual`. Norm layers are named as mmcv's
-    ``build_norm_layer`` names them (``bn1``, ``gn1``...), with ``norm1``
-    ... properties, as in mmpretrain.
-
-    Args:
-        in_channels (int): Input channels.
-        out_channels (int): Output channels.
-        expansion (int, optional): ``out_channels / mid_channels``; the
-            class's ``expansion`` when None.
-        stride (int): Stride of the block.
-        dilation (int): Dilation of the 3x3 convolution.
-        downsample (nn.Module, optional): Projection of the shortcut when
-            the shape changes; identity when None.
-        style (str): ``'pytorch'`` puts the stride on the 3x3 convolution
-            (ResNet v1.5), ``'caffe'`` on the first 1x1 (the paper's).
-        conv_cfg (dict, optional): Convolution config.
-        norm_cfg (dict): Norm config.
-        act_cfg (dict): Activation config.
-        drop_path_rate (float): Stochastic depth of the residual branch.
-    """
-
-    expansion: int = 1
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 expansion: Optional[int] = None,
-                 stride: int = 1,
-                 dilation: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 style: str = 'pytorch',
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU', inplace=True),
-                 drop_path_rate: float = 0.0):
-        super().__init__()
-        if style not in ('pytorch', 'caffe'):
-            raise ValueError(
-                f"style must be 'pytorch' or 'caffe', but got {style!r}")
-        expansion = type(self).expansion if expansion is None else expansion
-        if out_channels % expansion:
-            raise ValueError(f'out_channels={out_channels} is not divisible '
-                             f'by expansion={expansion}')
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.expansion = expansion
-        self.mid_channels = out_channels // expansion
-        self.stride = stride
-        self.dilation = dilation
-        self.style = style
-        # Where the stride goes: the 3x3 (pytorch) or the first 1x1 (caffe).
-        self.conv1_stride, self.conv2_stride = ((1, stride) if style ==
-                                                'pytorch' else (stride, 1))
-        self.conv_cfg = conv_cfg
-        self.norm_cfg = norm_cfg
-        self.relu = build_activation_layer(act_cfg)
-        self.downsample = downsample
-        self.drop_path = (DropPath(drop_path_rate)
-                          if drop_path_rate > 0 else None)
-
-    def make_conv(self, in_channels: int, out_channels: int,
-                  kernel_size: int, stride: int = 1, dilation: int = 1,
-                  groups: int = 1) -> nn.Module:
-        """A bias-free convolution ("same" padding): a norm follows it."""
-        return build_conv_layer(
-            self.conv_cfg, in_channels, out_channels, kernel_size,
-            stride=stride, padding=dilation * (kernel_size - 1) // 2,
-            dilation=dilation, groups=groups, bias=False)
-
-    def add_norm(self, index: int, channels: int) -> str:
-        """Add the norm layer ``index`` (``bn1``...) and return its name."""
-        name, norm = build_norm_layer(self.norm_cfg, channels, postfix=index)
-        self.add_module(name, norm)
-        return name
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm closing the residual branch (zero-initialised with
-        ``zero_init_residual``: the block then starts as the identity)."""
-        raise NotImplementedError
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.residual(x)
-        if self.drop_path is not None:
-            out = self.drop_path(out)
-        out += identity  # in place: the branch output is ours to reuse
-        return self.relu(out)
-
-
-class BasicBlock(ResidualBlock):
-    """Two 3x3 convolutions (paper Fig. 5 left; ResNet-18/34).
-
-    Keys: ``conv1``, ``bn1``, ``conv2``, ``bn2``, ``downsample``.
-
-    Example:
-        >>> block = BasicBlock(64, 64)
-        >>> block(torch.rand(1, 64, 8, 8)).shape
-        torch.Size([1, 64, 8, 8])
-    """
-
-    expansion = 1
-
-    def __init__(self, in_channels: int, out_channels: int, **kwargs):
-        super().__init__(in_channels, out_channels, **kwargs)
-        if self.expansion != 1:
-            raise ValueError('BasicBlock has no bottleneck: expansion must '
-                             f'be 1, but got {self.expansion}')
-        mid = self.mid_channels
-        self.conv1 = self.make_conv(in_channels, mid, 3, stride=self.stride,
-                                    dilation=self.dilation)
-        self.norm1_name = self.add_norm(1, mid)
-        self.conv2 = self.make_conv(mid, out_channels, 3)
-        self.norm2_name = self.add_norm(2, out_channels)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.norm2
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.norm1(self.conv1(x)))
-        return self.norm2(self.conv2(out))
-
-
-class Bottleneck(ResidualBlock):
-    """1x1 reduce -> 3x3 -> 1x1 expand (paper Fig. 5 right; ResNet-50+).
-
-    With ``groups > 1`` the 3x3 convolution is grouped and the bottleneck
-    is ``groups * width_per_group`` channels wide in the first stage
-    (ResNeXt, Xie et al. 2017, Fig. 3c), doubling with every stage.
-
-    Families change the middle (:meth:`make_middle` / :meth:`middle`) or
-    the width (:meth:`bottleneck_channels`); everything else is shared.
-
-    Keys: ``conv1``, ``bn1``, ``conv2``, ``bn2``, ``conv3``, ``bn3``,
-    ``downsample``.
-
-    Args:
-        in_channels (int): Input channels.
-        out_channels (int): Output channels (4x the bottleneck by default).
-        groups (int): Groups of the 3x3 convolution (ResNeXt cardinality).
-        width_per_group (int): Channels per group in the first stage (used
-            when ``groups > 1``).
-        base_channels (int): Bottleneck width of the first stage of the
-            network, to scale ``width_per_group`` to this stage.
-        **kwargs: :class:`ResidualBlock` arguments.
-
-    Example:
-        >>> block = Bottleneck(256, 512, stride=2, groups=32,
-        ...                    downsample=make_downsample(256, 512, 2))
-        >>> block(torch.rand(1, 256, 8, 8)).shape, block.mid_channels
-        (torch.Size([1, 512, 4, 4]), 256)
-    """
-
-    expansion = 4
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 groups: int = 1,
-                 width_per_group: int = 4,
-                 base_channels: int = 64,
-                 dcn: Optional[dict] = None,
-                 **kwargs):
-        super().__init__(in_channels, out_channels, **kwargs)
-        # mmdet's deformable 3x3 (e.g. dict(type='DCNv2',
-        # deform_groups=1)); ResNet checks that full mmcv's ops exist.
-        self.dcn = dcn
-        self.groups = groups
-        self.width_per_group = width_per_group
-        mid = self.bottleneck_channels(groups, width_per_group, base_channels)
-        self.mid_channels = mid
-        self.conv1 = self.make_conv(in_channels, mid, 1,
-                                    stride=self.conv1_stride)
-        self.norm1_name = self.add_norm(1, mid)
-        self.make_middle(mid, groups)
-        self.conv3 = self.make_conv(mid, out_channels, 1)
-        self.norm3_name = self.add_norm(3, out_channels)
-
-    def bottleneck_channels(self, groups: int, width_per_group: int,
-                            base_channels: int) -> int:
-        """Channels between the two 1x1 convolutions."""
-        if groups == 1:
-            return self.mid_channels
-        # ResNeXt: C groups of d channels in the first stage ("32x4d"),
-        # scaled like the stage's plain width.
-        if self.mid_channels % base_channels:
-            raise ValueError(f'the bottleneck width {self.mid_channels} is '
-                             f'not a multiple of base_channels='
-                             f'{base_channels}')
-        return groups * width_per_group * self.mid_channels // base_channels
-
-    def make_middle(self, channels: int, groups: int) -> None:
-        """The 3x3 part: ``conv2`` and ``bn2``."""
-        if self.dcn is not None:
-            self.conv2 = build_conv_layer(
-                self.dcn, channels, channels, 3, stride=self.conv2_stride,
-                padding=self.dilation, dilation=self.dilation,
-                groups=groups, bias=False)
-        else:
-            self.conv2 = self.make_conv(channels, channels, 3,
-                                        stride=self.conv2_stride,
-                                        dilation=self.dilation,
-                                        groups=groups)
-        self.norm2_name = self.add_norm(2, channels)
-
-    def middle(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.norm2(self.conv2(x)))
-
-    @property
-    def norm3(self) -> nn.Module:
-        return getattr(self, self.norm3_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.norm3
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.middle(out)
-        return self.norm3(self.conv3(out))
-
-
-def zero_init_residual_blocks(module: nn.Module) -> None:
-    """Zero the last norm of every :class:`ResidualBlock` in ``module``:
-    each block then starts as the identity (``zero_init_residual``, Goyal
-    et al. 2017, Sec. 5.1), its residual branch scaled by zero."""
-    for m in module.modules():
-        if (isinstance(m, ResidualBlock)
-                and getattr(m.last_norm, 'weight', None) is not None):
-            nn.init.zeros_(m.last_norm.weight)
-            nn.init.zeros_(m.last_norm.bias)
-
-
-def make_downsample(in_channels: int,
-                    out_channels: int,
-                    stride: int = 1,
-                    avg_down: bool = False,
-                    conv_cfg: Optional[dict] = None,
-                    norm_cfg: dict = dict(type='BN'),
-                    keep_pool_slot: bool = False) -> nn.Sequential:
-    """The projection shortcut (paper option B): 1x1 conv + norm.
-
-    With ``avg_down`` a strided shortcut averages 2x2 windows first and
-    keeps the 1x1 convolution at stride 1, so it sees every pixel ("ResNet-
-    D", Bag of Tricks, He et al. 2019, Fig. 2c). ``keep_pool_slot`` puts an
-    identity where the pool would be when the stride is 1, so keys stay
-    ``downsample.1``/``.2`` (Res2Net's layout).
-    """
-    layers: List[nn.Module] = []
-    conv_stride = stride
-    if avg_down and stride != 1:
-        layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True,
-                                   count_include_pad=False))
-        conv_stride = 1
-    elif avg_down and keep_pool_slot:
-        layers.append(nn.Identity())
-    layers.append(build_conv_layer(conv_cfg, in_channels, out_channels, 1,
-                                   stride=conv_stride, bias=False))
-    layers.append(build_norm_layer(norm_cfg, out_channels)[1])
-    return nn.Sequential(*layers)
-
-
-def make_res_layer(block: Type[ResidualBlock],
-                   num_blocks: int,
-                   in_channels: int,
-                   out_channels: int,
-                   stride: int = 1,
-                   avg_down: bool = False,
-                   conv_cfg: Optional[dict] = None,
-                   norm_cfg: dict = dict(type='BN'),
-                   drop_path_rates: Union[float, Sequence[float]] = 0.0,
-                   keep_pool_slot: bool = False,
-                   first_block_kwargs: Optional[dict] = None,
-                   **block_kwargs) -> nn.Sequential:
-    """One stage: ``num_blocks`` blocks, the first one strided and with a
-    projection shortcut when the shape changes.
-
-    Args:
-        block: The block class.
-        num_blocks: Blocks in the stage.
-        in_channels / out_channels: Channels in and out of the stage.
-        stride: Stride of the first block.
-        avg_down: Average-pool in the shortcut (see
-            :func:`make_downsample`).
-        drop_path_rates: One stochastic-depth rate per block, or one for
-            all.
-        keep_pool_slot: See :func:`make_downsample`.
-        first_block_kwargs: Extra arguments of the first block only.
-        **block_kwargs: Arguments of every block (dilation, style, groups,
-            ...).
-
-    Example:
-        >>> stage = make_res_layer(Bottleneck, 3, 64, 256)
-        >>> stage(torch.rand(1, 64, 8, 8)).shape
-        torch.Size([1, 256, 8, 8])
-    """
-    if isinstance(drop_path_rates, (int, float)):
-        drop_path_rates = [float(drop_path_rates)] * num_blocks
-    if len(drop_path_rates) != num_blocks:
-        raise ValueError(f'{len(drop_path_rates)} drop_path_rates for '
-                         f'{num_blocks} blocks')
-    downsample = None
-    if stride != 1 or in_channels != out_channels:
-        downsample = make_downsample(in_channels, out_channels, stride,
-                                     avg_down, conv_cfg, norm_cfg,
-                                     keep_pool_slot)
-    # One dilation for all blocks, or one per block (mmseg's multi_grid
-    # and contract_dilation).
-    dilation = block_kwargs.pop('dilation', 1)
-    dilations = ([dilation] * num_blocks if isinstance(dilation, int) else
-                 list(dilation))
-    if len(dilations) != num_blocks:
-        raise ValueError(f'{len(dilations)} dilations for {num_blocks} '
-                         'blocks')
-    common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, **block_kwargs)
-    blocks = [
-        block(in_channels, out_channels, stride=stride,
-              downsample=downsample, drop_path_rate=drop_path_rates[0],
-              dilation=dilations[0], **common,
-              **(first_block_kwargs or {}))
-    ]
-    for rate, block_dilation in zip(drop_path_rates[1:], dilations[1:]):
-        blocks.append(
-            block(out_channels, out_channels, drop_path_rate=rate,
-                  dilation=block_dilation, **common))
-    return nn.Sequential(*blocks)
-
-
 @dataclass(frozen=True)
 class ResNetArch:
     """One column of a ResNet-style table: the block and blocks per stage.
@@ -447,7 +99,7 @@ RESNET_ARCHS: Dict[int, ResNetArch] = {
 
 
 @MODELS.register_module()
-class ResNet(BaseBackbone):
+class ResNet(ZeroInitResidualMixin, BaseBackbone):
     """ResNet backbone, and the base of every ResNet-style family.
 
     Stem: a 7x7 stride-2 convolution (or, with ``deep_stem``, three 3x3
@@ -499,6 +151,12 @@ class ResNet(BaseBackbone):
         pretrained (str, optional): Deprecated (mmdet/mmseg): a checkpoint,
             turned into ``init_cfg=dict(type='Pretrained', ...)`` with a
             warning.
+        out_indices (int | Sequence[int]): Stages to return (0-3). Default:
+            -1, the last.
+
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see
+    :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Arguments are mmpretrain's, plus mmdet's and mmseg's (``dcn``,
     ``stage_with_dcn``, ``plugins``, ``contract_dilation``,
@@ -518,7 +176,6 @@ class ResNet(BaseBackbone):
 
     def __init__(self,
                  depth: Union[int, dict],
-                 in_channels: int = 3,
                  stem_channels: Optional[int] = None,
                  base_channels: int = 64,
                  expansion: Optional[int] = None,
@@ -529,13 +186,9 @@ class ResNet(BaseBackbone):
                  style: str = 'pytorch',
                  deep_stem: bool = False,
                  avg_down: bool = False,
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  zero_init_residual: bool = True,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None,
                  drop_path_rate: float = 0.0,
                  contract_dilation: bool = False,
                  multi_grid: Optional[Sequence[int]] = None,
@@ -543,12 +196,11 @@ class ResNet(BaseBackbone):
                  stage_with_dcn: Sequence[bool] = (False, False, False,
                                                    False),
                  plugins: Optional[list] = None,
-                 pretrained: Optional[str] = None):
-        init_cfg = resolve_pretrained(pretrained, init_cfg)
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 pretrained: Optional[str] = None,
+                 **kwargs):
+        kwargs['init_cfg'] = resolve_pretrained(pretrained,
+                                                kwargs.get('init_cfg'))
+        super().__init__(out_indices=out_indices, **kwargs)
         if plugins is not None:
             raise ValueError(
                 'plugins are not supported by '
@@ -589,7 +241,7 @@ class ResNet(BaseBackbone):
         if dcn is not None:
             self._check_dcn(num_stages)
 
-        self._make_stem(in_channels, self.stem_channels)
+        self._make_stem(self.in_channels, self.stem_channels)
         self._make_stages(drop_path_rate)
         self.feat_dim = self.stage_channels[-1]
         stem = (['stem'] if deep_stem else
@@ -662,12 +314,8 @@ class ResNet(BaseBackbone):
                 conv_norm_act(half, half, 3, **common),
                 conv_norm_act(half, stem_channels, 3, **common))
         else:
-            self.conv1 = build_conv_layer(self.conv_cfg, in_channels,
-                                          stem_channels, kernel_size=7,
-                                          stride=2, padding=3, bias=False)
-            self.norm1_name, norm1 = build_norm_layer(
-                self.norm_cfg, stem_channels, postfix=1)
-            self.add_module(self.norm1_name, norm1)
+            add_conv_norm(self, 1, in_channels, stem_channels, 7, stride=2,
+                          conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
             self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
@@ -709,19 +357,8 @@ class ResNet(BaseBackbone):
         """Build one stage (see :func:`make_res_layer`)."""
         return make_res_layer(**kwargs, **self.block_kwargs())
 
-    # ----------------------------------------------------------------- #
-    # What the base class needs
-    # ----------------------------------------------------------------- #
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        # Not over loaded weights, whether init_cfg is a dict or a list
-        # holding the Pretrained entry (mmpretrain only checked a dict).
-        if self.zero_init_residual and self.pretrained_cfg is None:
-            zero_init_residual_blocks(self)
+    #: The 7x7 stem's norm (mmpretrain's attribute).
+    norm1 = norm_property(1)
 
 
 @MODELS.register_module()

@@ -24,6 +24,7 @@ from mmcv.cnn import (build_activation_layer, build_conv_layer,
 from mmbackbones.registry import MODELS
 from ..base import (BaseBackbone, as_named_arch, check_positive_ints,
                     make_stage_strides)
+from ..layers.residual import ZeroInitResidualMixin
 
 __all__ = [
     'ResNetV2', 'PreActBlock', 'PreActBasicBlock', 'PreActBottleneck',
@@ -35,8 +36,10 @@ class PreActBlock(nn.Module):
     """A pre-activation residual unit: ``x + conv_n(act(norm_n(...
     conv_1(act(norm_1(x)))))``.
 
-    The convolutions are described by ``kernel_sizes``; the first 3x3
-    convolution carries the stride, every 3x3 one the dilation. The
+    The convolutions are described by ``kernel_sizes`` (a subclass sets
+    the class's, with its ``expansion``: ``out_channels / mid_channels``);
+    the first 3x3 convolution carries the stride, every 3x3 one the
+    dilation. The
     projection shortcut (a 1x1 conv, when the stride or the width changes)
     takes the pre-activated input, as in the paper's Fig. 1b and timm, so
     that both paths see a normalised signal.
@@ -47,24 +50,33 @@ class PreActBlock(nn.Module):
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
-        mid_channels (int): Channels between the convolutions.
-        kernel_sizes (Sequence[int]): One entry per convolution.
+        mid_channels (int, optional): Channels between the convolutions;
+            ``out_channels // expansion`` when None.
+        kernel_sizes (Sequence[int], optional): One entry per convolution;
+            the class's when None.
         stride (int): Stride of the block.
         dilation (int): Dilation of the 3x3 convolutions.
         conv_cfg, norm_cfg, act_cfg (dict): Layer configs.
     """
 
+    expansion: int = 1
+    kernel_sizes: Tuple[int, ...] = (3, 3)
+
     def __init__(self,
                  in_channels: int,
                  out_channels: int,
-                 mid_channels: int,
-                 kernel_sizes: Sequence[int],
+                 mid_channels: Optional[int] = None,
+                 kernel_sizes: Optional[Sequence[int]] = None,
                  stride: int = 1,
                  dilation: int = 1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU', inplace=True)):
         super().__init__()
+        if kernel_sizes is None:
+            kernel_sizes = self.kernel_sizes
+        if mid_channels is None:
+            mid_channels = out_channels // self.expansion
         self.num_convs = len(kernel_sizes)
         strided = list(kernel_sizes).index(3)
         channels = [in_channels] + [mid_channels] * (self.num_convs - 1) + [
@@ -89,6 +101,11 @@ class PreActBlock(nn.Module):
                                                out_channels, 1, stride=stride,
                                                bias=False)
 
+    def zero_init_last(self) -> None:
+        """Zero the last convolution: the unit starts as the identity
+        (its shortcut, where it has no projection)."""
+        nn.init.zeros_(getattr(self, f'conv{self.num_convs}').weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         preact = self.act(self.norm1(x))
         shortcut = x if self.downsample is None else self.downsample(preact)
@@ -102,25 +119,15 @@ class PreActBlock(nn.Module):
 class PreActBasicBlock(PreActBlock):
     """Two 3x3 convolutions (ResNet-18/34)."""
     expansion = 1
-
-    def __init__(self, in_channels: int, out_channels: int, **kwargs):
-        super().__init__(in_channels, out_channels, out_channels, (3, 3),
-                         **kwargs)
+    kernel_sizes = (3, 3)
 
 
 class PreActBottleneck(PreActBlock):
-    """1x1 reduce, 3x3, 1x1 expand by 4 (ResNet-50/101/152).
-
-    Example:
-        >>> block = PreActBottleneck(64, 256)
-        >>> block(torch.rand(1, 64, 8, 8)).shape
-        torch.Size([1, 256, 8, 8])
-    """
+    """1x1 reduce, 3x3, 1x1 expand by 4 (ResNet-50/101/152): e.g.
+    ``PreActBottleneck(64, 256)`` has 64 channels between its
+    convolutions."""
     expansion = 4
-
-    def __init__(self, in_channels: int, out_channels: int, **kwargs):
-        super().__init__(in_channels, out_channels,
-                         out_channels // self.expansion, (1, 3, 1), **kwargs)
+    kernel_sizes = (1, 3, 1)
 
 
 BLOCKS = {'basic': PreActBasicBlock, 'bottleneck': PreActBottleneck}
@@ -147,7 +154,7 @@ RESNET_V2_ARCHS: Dict[int, ResNetV2Arch] = {
 
 
 @MODELS.register_module()
-class ResNetV2(BaseBackbone):
+class ResNetV2(ZeroInitResidualMixin, BaseBackbone):
     """Pre-activation ResNet backbone.
 
     Stem: 7x7 conv (stride 2, no norm: the first unit's pre-activation
@@ -171,6 +178,12 @@ class ResNetV2(BaseBackbone):
         act_cfg (dict): Activation config. Default: ReLU.
         zero_init_residual (bool): Zero the last conv of every unit at
             ``init_weights`` (each unit starts as the identity).
+        out_indices (int | Sequence[int]): Stages to return (0-3).
+            Default: (3, ), the last.
+
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see
+    :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = ResNetV2(depth=18, out_indices=(0, 1, 2, 3))
@@ -185,19 +198,12 @@ class ResNetV2(BaseBackbone):
                  strides: Optional[Sequence[int]] = None,
                  dilations: Optional[Sequence[int]] = None,
                  out_indices: Union[int, Sequence[int]] = (3, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU', inplace=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  zero_init_residual: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         arch = as_named_arch(depth, RESNET_V2_ARCHS, 'depth',
                              ['block', 'stage_blocks'])
         if isinstance(arch, dict):
@@ -267,12 +273,3 @@ class ResNetV2(BaseBackbone):
     def layers(self) -> List[nn.Sequential]:
         return [getattr(self, f'layer{i + 1}')
                 for i in range(len(self.strides))]
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        # Not over loaded weights, whether init_cfg is a dict or a list
-        # holding the Pretrained entry.
-        if self.zero_init_residual and self.pretrained_cfg is None:
-            for m in self.modules():
-                if isinstance(m, PreActBlock):
-                    nn.init.zeros_(getattr(m, f'conv{m.num_convs}').weight)

@@ -39,11 +39,12 @@ class ResNeXt(ResNet):
     Families with grouped bottlenecks (SE-ResNeXt, ResNeSt) derive from it
     and add their block arguments in :meth:`block_kwargs`.
 
-    Example:
-        >>> model = ResNeXt(depth=50, groups=32, width_per_group=4,
-        ...                 out_indices=(0, 3))
-        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
-        [(1, 256, 16, 16), (1, 2048, 2, 2)]
+    Example (32 groups of 4 channels in the first stage's 3x3
+    convolution, doubling per stage; the outputs are ResNet-50's):
+        >>> model = ResNeXt(depth=50, groups=32, width_per_group=4)
+        >>> [(s[0].conv2.groups, s[0].mid_channels)
+        ...  for s in model.stage_modules()]
+        [(32, 128), (32, 256), (32, 512), (32, 1024)]
     """
 
     ARCHS = RESNEXT_ARCHS

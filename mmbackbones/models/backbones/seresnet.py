@@ -37,7 +37,7 @@ class SEBottleneck(Bottleneck):
         torch.Size([1, 256, 8, 8])
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
+    def __init__(self, in_channels: int, out_channels: int, *,
                  se_ratio: int = 16, **kwargs):
         super().__init__(in_channels, out_channels, **kwargs)
         check_positive_int('se_ratio', se_ratio)
