@@ -39,8 +39,9 @@ passes them through by keyword):
   costs one more forward pass per block in backward.
 * ``in_channels`` (int): channels of the input image.
 * ``init_cfg`` (dict | list[dict], optional): mmengine initialisation;
-  ``None`` means :data:`DEFAULT_INIT_CFG`; a ``Pretrained`` entry loads
-  strictly, in any layout we can convert.
+  ``None`` means the class's ``default_init_cfg`` (:data:`DEFAULT_INIT_CFG`
+  unless the family's reference initialises otherwise); a ``Pretrained``
+  entry loads strictly, in any layout we can convert.
 
 Input checks at forward: a wrong channel count or an input smaller than
 ``min_input_size`` is a ``ValueError``, not a shape error inside a conv.
@@ -159,6 +160,11 @@ class BaseBackbone(MMPretrainBaseBackbone):
     #: unpadded convolutions or fixed pooling raise this).
     min_input_size: int = 1
 
+    #: What ``init_cfg=None`` means (a deep copy is taken per model). A
+    #: family whose reference initialises otherwise (MobileNetV3, VGG's
+    #: classifier, Inception v3) sets this instead of listing ``init_cfg``.
+    default_init_cfg: List[dict] = DEFAULT_INIT_CFG
+
     def __init__(self,
                  *,
                  out_indices: Union[int, Sequence[int]] = -1,
@@ -168,7 +174,8 @@ class BaseBackbone(MMPretrainBaseBackbone):
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
-            copy.deepcopy(DEFAULT_INIT_CFG) if init_cfg is None else init_cfg)
+            copy.deepcopy(self.default_init_cfg)
+            if init_cfg is None else init_cfg)
         if isinstance(out_indices, bool) or not isinstance(
                 out_indices, (int, Sequence)):
             raise TypeError('out_indices must be an int or a sequence of '
