@@ -274,6 +274,9 @@ class BNInception(BaseBackbone):
         conv_bias (bool | str): Bias in the convolutions: True (default)
             as the Caffe-trained weights have it; ``'auto'`` leaves it out
             where a norm follows (redundant with the norm's shift).
+        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
+            with_cp, in_channels, init_cfg): see
+            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = BNInception(out_indices=(0, 1, 2, 3))
@@ -283,19 +286,12 @@ class BNInception(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = 'bn_inception',
-                 in_channels: int = 3,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  conv_bias: Union[bool, str] = True,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         if conv_bias not in (True, False, 'auto'):
             raise ValueError("conv_bias must be True, False or 'auto', but "
                              f'got {conv_bias!r}')
@@ -306,7 +302,7 @@ class BNInception(BaseBackbone):
         c1, c3 = spec['stem']
 
         # Stem (stride 4) and stage 0: Fig. 5's first rows.
-        self.conv1 = _conv(in_channels, c1, 7, stride=2, **kw)
+        self.conv1 = _conv(self.in_channels, c1, 7, stride=2, **kw)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = _conv(c1, c1, 1, **kw)
         self.conv3 = _conv(c1, c3, 3, **kw)

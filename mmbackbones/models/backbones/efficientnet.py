@@ -276,6 +276,9 @@ class EfficientNet(BaseBackbone):
             ``efficientnet_*``.
         norm_cfg (dict): Norm config. Default: BN with eps 1e-3.
         act_cfg (dict): Activation. Default: Swish (run as ``nn.SiLU``).
+        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
+            with_cp, in_channels, init_cfg): see
+            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch
@@ -289,19 +292,12 @@ class EfficientNet(BaseBackbone):
                  arch: Union[str, dict] = 'b0',
                  drop_path_rate: float = 0.,
                  out_indices: Union[int, Sequence[int]] = (6, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = dict(
                      type='Conv2dAdaptivePadding'),
                  norm_cfg: dict = dict(type='BN', eps=1e-3),
                  act_cfg: dict = dict(type='Swish'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)  # None: DEFAULT_INIT_CFG, mmpretrain's too
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         if not isinstance(drop_path_rate, (int, float)) or not (
                 0 <= drop_path_rate < 1):
             raise ValueError('drop_path_rate must be in [0, 1), but got '
@@ -316,7 +312,8 @@ class EfficientNet(BaseBackbone):
 
         stem_ch = self.block_layers[0][0].in_channels
         head_ch = make_divisible(HEAD_CHANNELS * self.arch_setting.width, 8)
-        self.layers = nn.ModuleList([self._conv(in_channels, stem_ch, 3, 2)])
+        self.layers = nn.ModuleList(
+            [self._conv(self.in_channels, stem_ch, 3, 2)])
         num_blocks = sum(len(layer) for layer in self.block_layers)
         # Stochastic depth: linear from 0 to drop_path_rate over the blocks.
         rates = iter([drop_path_rate * i / max(num_blocks - 1, 1)

@@ -16,7 +16,7 @@ modules of a head (:class:`~mmbackbones.models.heads.AuxClsHead`, keys
 inception4a / 4d maps with ``aux_taps``.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -268,6 +268,9 @@ class GoogLeNet(TapsMixin, BaseBackbone):
             ``'inception5b'``) whose outputs are returned before the
             ``out_indices`` outputs, for auxiliary classifiers. Default
             none.
+        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
+            with_cp, in_channels, init_cfg): see
+            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = GoogLeNet(out_indices=(0, 1, 2, 3))
@@ -278,19 +281,12 @@ class GoogLeNet(TapsMixin, BaseBackbone):
     def __init__(self,
                  arch: Union[str, dict] = 'googlenet',
                  branch3_kernel_size: int = 3,
-                 in_channels: int = 3,
                  norm_cfg: Optional[dict] = dict(type='BN', eps=1e-3),
                  act_cfg: dict = dict(type='ReLU'),
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  aux_taps: Sequence[str] = (),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         spec = _resolve_arch(arch)
         if branch3_kernel_size not in (3, 5):
             raise ValueError('branch3_kernel_size must be 3 (torchvision) or '
@@ -301,7 +297,7 @@ class GoogLeNet(TapsMixin, BaseBackbone):
         c1, c3 = spec['stem']
 
         # Stem (stride 4) and stage 0: paper Table 1's first rows.
-        self.conv1 = conv_norm_act(in_channels, c1, 7, stride=2, **kw)
+        self.conv1 = conv_norm_act(self.in_channels, c1, 7, stride=2, **kw)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = conv_norm_act(c1, c1, 1, **kw)
         self.conv3 = conv_norm_act(c1, c3, 3, **kw)

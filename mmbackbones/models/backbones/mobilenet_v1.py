@@ -9,7 +9,7 @@ data pipeline, not of the network (see ``configs/mobilenet_v1/``).
 ``mmbackbones.converters`` maps timm's ``mobilenetv1_*`` weights.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
@@ -101,6 +101,9 @@ class MobileNetV1(BaseBackbone):
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
+        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
+            with_cp, in_channels, init_cfg): see
+            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch
@@ -112,18 +115,11 @@ class MobileNetV1(BaseBackbone):
     def __init__(self,
                  widen_factor: float = 1.0,
                  out_indices: Union[int, Sequence[int]] = (4, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU6'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         self.widen_factor = check_positive_number(
             'widen_factor', widen_factor,
             f' (paper Table 6: {list(MOBILENET_V1_WIDEN_FACTORS)})')
@@ -131,7 +127,7 @@ class MobileNetV1(BaseBackbone):
 
         channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
         # (N, 3, H, W) -> (N, 32w, H/2, W/2)
-        self.conv1 = conv_norm_act(in_channels, channels, 3, stride=2,
+        self.conv1 = conv_norm_act(self.in_channels, channels, 3, stride=2,
                                    **common)
         stage_channels = []
         for i, stage in enumerate(MOBILENET_V1_STAGES):

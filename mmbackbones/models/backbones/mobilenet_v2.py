@@ -8,7 +8,7 @@ A table (paper Table 2) over the shared
 ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
@@ -77,6 +77,9 @@ class MobileNetV2(BaseBackbone):
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
+        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
+            with_cp, in_channels, init_cfg): see
+            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch
@@ -88,25 +91,18 @@ class MobileNetV2(BaseBackbone):
     def __init__(self,
                  widen_factor: float = 1.0,
                  out_indices: Union[int, Sequence[int]] = (7, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU6'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         self.widen_factor = check_positive_number(
             'widen_factor', widen_factor,
             f" (the paper's: {list(MOBILENET_V2_WIDEN_FACTORS)})")
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
-        self.conv1 = conv_norm_act(in_channels, channels, 3, stride=2,
+        self.conv1 = conv_norm_act(self.in_channels, channels, 3, stride=2,
                                    **common)
         stage_channels = []
         for i, stage in enumerate(MOBILENET_V2_STAGES):
