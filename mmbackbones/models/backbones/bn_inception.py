@@ -263,6 +263,9 @@ class BNInception(BaseBackbone):
     (104, 117, 128): ``data_preprocessor=dict(mean=[104, 117, 128],
     std=[1, 1, 1], to_rgb=False)`` (docs/model_zoo/bn_inception.md).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'bn_inception'`` (Fig. 5), or a dict with
             ``stem`` (conv1 and conv3 channels) and ``inception3``,
@@ -274,9 +277,6 @@ class BNInception(BaseBackbone):
         conv_bias (bool | str): Bias in the convolutions: True (default)
             as the Caffe-trained weights have it; ``'auto'`` leaves it out
             where a norm follows (redundant with the norm's shift).
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = BNInception(out_indices=(0, 1, 2, 3))

@@ -173,6 +173,9 @@ class DenseNet(BaseBackbone):
     last "transition" is the final BN + ReLU (torchvision's ``norm5`` and
     the ReLU before its pooling), returned by default.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'121'``, ``'169'``, ``'201'``, ``'264'``
             (paper Table 1) or ``'161'``; or a dict with ``growth_rate``,
@@ -186,9 +189,6 @@ class DenseNet(BaseBackbone):
             checkpointing: the same as ``with_cp`` (per dense layer).
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = DenseNet('121', out_indices=(0, 1, 2, 3))

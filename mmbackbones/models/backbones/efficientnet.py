@@ -262,6 +262,9 @@ class EfficientNet(BaseBackbone):
     ``frozen_stages=i`` freezes ``layers.0`` to ``layers.{i-1}``, so its
     ``i`` is our ``i - 1`` (and its default 0 is our -1).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): A preset of :data:`EFFICIENTNET_ARCHS` ('b0' to
             'b8', 'l2', EdgeTPU 'es', 'em', 'el'), or a dict with ``width``
@@ -276,9 +279,6 @@ class EfficientNet(BaseBackbone):
             ``efficientnet_*``.
         norm_cfg (dict): Norm config. Default: BN with eps 1e-3.
         act_cfg (dict): Activation. Default: Swish (run as ``nn.SiLU``).
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch

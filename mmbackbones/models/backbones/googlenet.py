@@ -252,6 +252,9 @@ class GoogLeNet(TapsMixin, BaseBackbone):
     ``transform_input`` (re-normalising ImageNet-normalised input to
     [-1, 1]) is the data preprocessor's job.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'googlenet'`` (paper Table 1), or a dict with
             ``stem`` (conv1 and conv3 channels) and ``inception3``,
@@ -268,9 +271,6 @@ class GoogLeNet(TapsMixin, BaseBackbone):
             ``'inception5b'``) whose outputs are returned before the
             ``out_indices`` outputs, for auxiliary classifiers. Default
             none.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = GoogLeNet(out_indices=(0, 1, 2, 3))

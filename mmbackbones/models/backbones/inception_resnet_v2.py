@@ -279,6 +279,9 @@ class InceptionResNetV2(BaseBackbone):
     smaller than input / stride and the smallest input is 75x75 (a
     ValueError below that).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'inception_resnet_v2'``, or a dict with
             ``num_blocks`` (A, B, C counts; C includes the last linear
@@ -287,9 +290,6 @@ class InceptionResNetV2(BaseBackbone):
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm after every convolution but the residual
             blocks' linear 1x1. Default BN with eps 1e-3 (TF-slim's).
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = InceptionResNetV2(out_indices=(0, 1, 2, 3)).eval()

@@ -276,6 +276,9 @@ class InceptionV3(TapsMixin, BaseBackbone):
       299x299 or larger. mmpretrain's ``ClsHead`` reads the last output
       only, so it still classifies the main logits.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         num_classes (int): Build mmpretrain's classifier (``fc``) with this
             many classes; -1 (default) builds none: a feature backbone.
@@ -286,9 +289,6 @@ class InceptionV3(TapsMixin, BaseBackbone):
         aux_taps (Sequence[str]): ``Mixed_*`` blocks whose outputs are
             returned (after the aux logits, before the ``out_indices``
             outputs). Default none.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = InceptionV3(out_indices=(0, 1, 2))

@@ -273,13 +273,13 @@ class InceptionV4(BaseBackbone):
     unpadded, so the maps are smaller than input / stride and the smallest
     input is 75x75 (a ValueError below).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict, optional): Norm config; default BN with eps 1e-3
             (TensorFlow's, as in the published weights).
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = InceptionV4(out_indices=(0, 1, 2, 3, 4)).eval()

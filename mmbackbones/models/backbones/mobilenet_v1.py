@@ -9,7 +9,7 @@ data pipeline, not of the network (see ``configs/mobilenet_v1/``).
 ``mmbackbones.converters`` maps timm's ``mobilenetv1_*`` weights.
 """
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
@@ -19,7 +19,7 @@ from ..base import BaseBackbone, check_positive_number, make_stage_strides
 from ..layers import conv_norm_act, make_divisible
 
 __all__ = [
-    'MobileNetV1', 'MOBILENET_V1_STAGES',
+    'MobileNetV1', 'MOBILENET_V1_STAGES', 'add_width_scaled_layers',
     'MOBILENET_V1_WIDEN_FACTORS', 'MOBILENET_V1_RESOLUTIONS'
 ]
 
@@ -42,6 +42,38 @@ def depthwise_separable(in_channels: int, out_channels: int, stride: int,
     # followed by a norm has no bias (ConvModule's bias='auto').
     return DepthwiseSeparableConvModule(in_channels, out_channels, 3,
                                         stride=stride, padding=1, **common)
+
+
+def add_width_scaled_layers(model: BaseBackbone, stem_channels: int,
+                            stages: Sequence, make_stage: Callable,
+                            common: dict) -> List[int]:
+    """The layout MobileNetV1 and V2 share: add to ``model`` the stem
+    ``conv1`` (3x3 stride-2 conv-norm-act, (N, C_in, H, W) -> (N,
+    stem_channels * w, H/2, W/2)) and ``layer1``..``layerN``, one per table
+    row, built by ``make_stage(row, in_channels, out_channels, common)``.
+    Every width is ``make_divisible(c * model.widen_factor, 8)`` (timm's
+    rounding; each row has ``channels``). Returns the layers' channels.
+
+    Example:
+        >>> model = BaseBackbone()
+        >>> model.widen_factor = 0.5
+        >>> add_width_scaled_layers(
+        ...     model, 32, MOBILENET_V1_STAGES[:2], MobileNetV1._make_stage,
+        ...     dict(norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU6')))
+        [32, 64]
+    """
+    width = model.widen_factor
+    channels = make_divisible(stem_channels * width, 8)
+    model.conv1 = conv_norm_act(model.in_channels, channels, 3, stride=2,
+                                **common)
+    stage_channels = []
+    for i, stage in enumerate(stages):
+        out_channels = make_divisible(stage.channels * width, 8)
+        model.add_module(f'layer{i + 1}',
+                         make_stage(stage, channels, out_channels, common))
+        stage_channels.append(out_channels)
+        channels = out_channels
+    return stage_channels
 
 
 @dataclass(frozen=True)
@@ -95,15 +127,15 @@ class MobileNetV1(BaseBackbone):
     features); the paper's text says ReLU (Sec. 3.2, Fig. 3): pass
     ``act_cfg=dict(type='ReLU')`` for that.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         widen_factor (float): Width multiplier; the paper's are
             :data:`MOBILENET_V1_WIDEN_FACTORS`. Default: 1.0.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch
@@ -123,20 +155,9 @@ class MobileNetV1(BaseBackbone):
         self.widen_factor = check_positive_number(
             'widen_factor', widen_factor,
             f' (paper Table 6: {list(MOBILENET_V1_WIDEN_FACTORS)})')
-        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-
-        channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
-        # (N, 3, H, W) -> (N, 32w, H/2, W/2)
-        self.conv1 = conv_norm_act(self.in_channels, channels, 3, stride=2,
-                                   **common)
-        stage_channels = []
-        for i, stage in enumerate(MOBILENET_V1_STAGES):
-            out_channels = make_divisible(stage.channels * widen_factor, 8)
-            self.add_module(
-                f'layer{i + 1}',
-                self._make_stage(stage, channels, out_channels, common))
-            stage_channels.append(out_channels)
-            channels = out_channels
+        stage_channels = add_width_scaled_layers(
+            self, STEM_CHANNELS, MOBILENET_V1_STAGES, self._make_stage,
+            dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
         self.declare_stages(
             stem=['conv1'],
             stages=[self.blocks(f'layer{i + 1}')

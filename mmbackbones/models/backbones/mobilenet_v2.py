@@ -14,7 +14,8 @@ import torch.nn as nn
 
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, check_positive_number, make_stage_strides
-from ..layers import InvertedResidual, conv_norm_act, make_divisible
+from ..layers import InvertedResidual, conv_norm_act
+from .mobilenet_v1 import add_width_scaled_layers
 
 __all__ = ['MobileNetV2', 'MOBILENET_V2_STAGES', 'MOBILENET_V2_WIDEN_FACTORS']
 
@@ -71,15 +72,15 @@ class MobileNetV2(BaseBackbone):
     Channels are ``make_divisible(c * widen_factor, 8)`` for every layer
     but the last, which has :func:`last_channels`.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         widen_factor (float): Width multiplier; the paper's are
             :data:`MOBILENET_V2_WIDEN_FACTORS`. Default: 1.0.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch
@@ -100,20 +101,12 @@ class MobileNetV2(BaseBackbone):
             'widen_factor', widen_factor,
             f" (the paper's: {list(MOBILENET_V2_WIDEN_FACTORS)})")
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-
-        channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
-        self.conv1 = conv_norm_act(self.in_channels, channels, 3, stride=2,
-                                   **common)
-        stage_channels = []
-        for i, stage in enumerate(MOBILENET_V2_STAGES):
-            out_channels = make_divisible(stage.channels * widen_factor, 8)
-            self.add_module(f'layer{i + 1}',
-                            self._make_stage(stage, channels, out_channels,
-                                             common))
-            stage_channels.append(out_channels)
-            channels = out_channels
+        # V1's stem and width rule, with inverted-residual layers.
+        stage_channels = add_width_scaled_layers(
+            self, STEM_CHANNELS, MOBILENET_V2_STAGES, self._make_stage,
+            common)
         final = last_channels(widen_factor)
-        self.conv2 = conv_norm_act(channels, final, 1, **common)
+        self.conv2 = conv_norm_act(stage_channels[-1], final, 1, **common)
 
         # conv2 (the 1x1 to 1280) is the last stage: mmpretrain's layers
         # list ends with it, so out_indices=7 / frozen_stages=8 reach it.

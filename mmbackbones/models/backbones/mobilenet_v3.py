@@ -163,6 +163,9 @@ class MobileNetV3(BaseBackbone):
     Large, 12 for Small). ``frozen_stages``: ``i`` freezes ``layer0`` (the
     stem) to ``layer{i}``, as in mmpretrain.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | list): A preset of :data:`MOBILENET_V3_ARCHS` ('small',
             'small_075', 'small_050', 'large', 'large_075'), or a list of
@@ -171,9 +174,6 @@ class MobileNetV3(BaseBackbone):
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN with eps 0.001 and
             momentum 0.01 (TensorFlow's 0.99 decay).
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> import torch

@@ -141,15 +141,15 @@ class ShuffleNetV1(BaseBackbone):
     mmpretrain's rounding (e.g. g=3 at 0.25x): those raise a ValueError
     listing the widths that work for the given ``groups``.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         groups (int): Groups g of the 1x1 convolutions: 1, 2, 3, 4 or 8.
         widen_factor (float): Width multiplier: 0.25, 0.5, 1.0, 1.5 or 2.0.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = ShuffleNetV1(groups=3, out_indices=(0, 1, 2))

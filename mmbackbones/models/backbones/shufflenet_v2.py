@@ -101,14 +101,14 @@ class ShuffleNetV2(BaseBackbone):
     16, 32); 3 is the final 1x1 convolution Conv5 (stride 32), returned by
     default, as in mmpretrain.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         widen_factor (float): Width multiplier, one of 0.5, 1.0, 1.5, 2.0.
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = ShuffleNetV2(widen_factor=1.0, out_indices=(0, 1, 2, 3))

@@ -117,13 +117,13 @@ class SqueezeNet(BaseBackbone):
     Modules are torchvision's ``features`` Sequential with its indices (the
     max-pools included), so ``features.N.*`` keys load as they are.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): '1_0' or '1_1', or a custom dict with the fields
             of :class:`SqueezeNetArch` (``stem_channels``, ``stem_kernel``,
             ``stages``).
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = SqueezeNet(arch='1_1', out_indices=(0, 1, 2))

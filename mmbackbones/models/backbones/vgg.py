@@ -102,6 +102,9 @@ class VGG(BaseBackbone):
     the feature map is adaptively average-pooled to 7x7 before fc6 (a no-op
     at 224x224, as in torchvision), so any input of at least 32x32 works.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         depth (int | dict): 11, 13, 16 or 19 (paper Table 1 columns A, B, D,
             E), or a custom dict with ``stage_blocks`` (and optionally
@@ -121,9 +124,6 @@ class VGG(BaseBackbone):
         act_cfg (dict): Activation config. Default: ReLU.
         ceil_mode (bool): ``ceil_mode`` of the max-pools.
         with_last_pool (bool): Keep the last stage's max-pool.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = VGG(depth=11, norm_cfg=dict(type='BN'),

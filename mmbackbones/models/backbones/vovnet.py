@@ -207,6 +207,9 @@ class VoVNet(BaseBackbone):
     0-3, strides 4, 8, 16, 32): OSA blocks; stages 1-3 start with a 3x3
     stride-2 max pool (``ceil_mode``, as the reference implementations).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): A key of :data:`VOVNET_ARCHS` (see its comment
             for the mapping to timm's names) or a dict with the fields of
@@ -214,9 +217,6 @@ class VoVNet(BaseBackbone):
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU.
-        **kwargs: Other keyword arguments (frozen_stages, norm_eval,
-            with_cp, in_channels, init_cfg): see
-            :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Example:
         >>> model = VoVNet('ese-19-slim', out_indices=(0, 1, 2, 3))
