@@ -578,6 +578,21 @@ def check_positive_number(name: str, value, valid: str = '') -> float:
     return value
 
 
+def check_rate(name: str, value) -> float:
+    """``value``, or a ValueError naming ``name`` unless it is a real
+    number in [0, 1) (not a bool): a dropout or stochastic-depth rate.
+
+    >>> check_rate('drop_path_rate', 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: drop_path_rate must be in [0, 1), but got 1.0
+    """
+    if (isinstance(value, bool) or not isinstance(value, Real)
+            or not 0 <= value < 1):
+        raise ValueError(f'{name} must be in [0, 1), but got {value!r}')
+    return value
+
+
 def check_positive_ints(name: str, values, length: Optional[int] = None,
                         minimum_length: int = 1) -> Tuple[int, ...]:
     """``values`` as a tuple, or a ValueError naming ``name`` unless it is

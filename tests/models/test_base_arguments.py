@@ -14,7 +14,8 @@ from mmbackbones.models import (VGG, BNInception, DenseNet, EfficientNet,
                                 SqueezeNet, VoVNet)
 from mmbackbones.models.backbones.inception_v3 import INCEPTION_V3_INIT_CFG
 from mmbackbones.models.backbones.mobilenet_v3 import MOBILENET_V3_INIT_CFG
-from mmbackbones.models.base import DEFAULT_INIT_CFG, BaseBackbone
+from mmbackbones.models.base import (DEFAULT_INIT_CFG, BaseBackbone,
+                                     check_rate)
 
 #: Family -> the arguments it needs to build (VGG has no default depth).
 FAMILIES = {
@@ -75,3 +76,14 @@ def test_init_cfg_none_is_the_familys_default_init_cfg(cls, expected):
     assert model.init_cfg is not cls.default_init_cfg
     assert model.init_cfg[0] is not cls.default_init_cfg[0]
     assert explicit.init_cfg == dict(type='Pretrained', checkpoint='x.pth')
+
+
+@pytest.mark.parametrize('value', [-0.1, 1.0, True, '0.5', None])
+def test_check_rate_names_the_argument_and_the_range(value):
+    with pytest.raises(ValueError, match=r'dropout must be in \[0, 1\), '
+                       f'but got {value!r}'):
+        check_rate('dropout', value)
+
+
+def test_check_rate_returns_a_valid_rate():
+    assert check_rate('dropout', 0) == 0 and check_rate('p', 0.5) == 0.5

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, as_named_arch,
-                    check_positive_int, make_stage_strides)
+from ..base import (BaseBackbone, as_named_arch, check_positive_int,
+                    check_rate, make_stage_strides)
 
 __all__ = ['DenseNet', 'DenseLayer', 'DenseBlock', 'DenseTransition',
            'DENSENET_ARCHS']
@@ -212,9 +212,7 @@ class DenseNet(BaseBackbone):
         if not 0 < compression_factor <= 1:
             raise ValueError('compression_factor must be in (0, 1], but got '
                              f'{compression_factor!r}')
-        if not 0 <= drop_rate < 1:
-            raise ValueError(
-                f'drop_rate must be in [0, 1), but got {drop_rate!r}')
+        check_rate('drop_rate', drop_rate)
         self.arch = spec
         self.growth_rate = spec.growth_rate
         self.depths = list(spec.depths)

@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch
+from ..base import (BaseBackbone, as_named_arch, check_positive_int,
+                    check_positive_number, check_rate)
 from ..layers import (InvertedResidual, conv_norm_act, make_divisible,
                       mmpretrain_se_layer)
 from ..layers.inverted_residual import residual_drop_path
@@ -122,14 +123,11 @@ def _parse_arch(arch) -> EfficientNetArch:
                          required_keys=('width', 'depth'),
                          optional_keys=('resolution', ))
     if isinstance(arch, dict):
-        for key in ('width', 'depth'):
-            value = arch[key]
-            if isinstance(value, bool) or not isinstance(
-                    value, (int, float)) or value <= 0:
-                raise ValueError(f'custom arch {key} must be a positive '
-                                 f'number, but got {value!r}')
-        arch = EfficientNetArch(arch['width'], arch['depth'],
-                                arch.get('resolution', 224))
+        arch = EfficientNetArch(
+            check_positive_number('custom arch width', arch['width']),
+            check_positive_number('custom arch depth', arch['depth']),
+            check_positive_int('custom arch resolution',
+                               arch.get('resolution', 224)))
     return arch
 
 
@@ -298,10 +296,7 @@ class EfficientNet(BaseBackbone):
                  act_cfg: dict = dict(type='Swish'),
                  **kwargs):
         super().__init__(out_indices=out_indices, **kwargs)
-        if not isinstance(drop_path_rate, (int, float)) or not (
-                0 <= drop_path_rate < 1):
-            raise ValueError('drop_path_rate must be in [0, 1), but got '
-                             f'{drop_path_rate!r}')
+        check_rate('drop_path_rate', drop_path_rate)
         self.arch = arch
         self.arch_setting = _parse_arch(arch)
         self.drop_path_rate = drop_path_rate

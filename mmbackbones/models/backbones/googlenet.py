@@ -22,8 +22,8 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, as_named_arch,
-                    check_positive_int)
+from ..base import (BaseBackbone, as_stem_and_rows_arch, check_positive_int,
+                    check_rate)
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
 
@@ -134,8 +134,7 @@ class GoogLeNetAux(nn.Module):
         if not isinstance(adaptive_pool, bool):
             raise TypeError(
                 f'adaptive_pool must be a bool, but got {adaptive_pool!r}')
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
+        check_rate('dropout', dropout)
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.adaptive_pool = adaptive_pool
@@ -185,7 +184,6 @@ GOOGLENET_ARCHS: Dict[str, dict] = {
 }
 
 _GROUPS = ('inception3', 'inception4', 'inception5')
-_REQUIRED_KEYS = ('stem', *_GROUPS)
 
 
 def _as_spec(row, name: str) -> InceptionSpec:
@@ -206,30 +204,6 @@ def _as_spec(row, name: str) -> InceptionSpec:
         raise ValueError(f'{name} must be 6 ints (ch1x1, ch3x3red, ch3x3, '
                          f'ch5x5red, ch5x5, pool_proj), but got {row!r}')
     return InceptionSpec(*(check_positive_int(name, v) for v in row))
-
-
-def _resolve_arch(arch: Union[str, dict]) -> dict:
-    if not isinstance(arch, (str, dict)):
-        raise TypeError(f'arch must be one of {list(GOOGLENET_ARCHS)} or a '
-                        f'dict, but got {type(arch).__name__}')
-    arch = as_named_arch(arch, GOOGLENET_ARCHS, required_keys=_REQUIRED_KEYS)
-    stem = arch['stem']
-    if (isinstance(stem, (str, bytes)) or not isinstance(stem, Sequence)
-            or len(stem) != 2):
-        raise ValueError('arch stem must be 2 positive ints (conv1, conv3 '
-                         f'channels), but got {stem!r}')
-    resolved = dict(
-        stem=tuple(check_positive_int('arch stem', c) for c in stem))
-    for group in _GROUPS:
-        rows = arch[group]
-        if (isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence)
-                or not 1 <= len(rows) <= 26):
-            raise ValueError(f'arch {group} must be a non-empty list of '
-                             f'Inception rows, but got {rows!r}')
-        resolved[group] = [
-            _as_spec(row, f'arch {group}[{i}]') for i, row in enumerate(rows)
-        ]
-    return resolved
 
 
 @MODELS.register_module()
@@ -287,7 +261,8 @@ class GoogLeNet(TapsMixin, BaseBackbone):
                  aux_taps: Sequence[str] = (),
                  **kwargs):
         super().__init__(out_indices=out_indices, **kwargs)
-        spec = _resolve_arch(arch)
+        spec = as_stem_and_rows_arch(arch, GOOGLENET_ARCHS, _GROUPS,
+                                     _as_spec)
         if branch3_kernel_size not in (3, 5):
             raise ValueError('branch3_kernel_size must be 3 (torchvision) or '
                              f'5 (the paper), but got {branch3_kernel_size!r}')

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, shape_is_symbolic
+from ..base import BaseBackbone, check_rate, shape_is_symbolic
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
 
@@ -317,8 +317,7 @@ class InceptionV3(TapsMixin, BaseBackbone):
             raise ValueError('aux_logits=True needs num_classes > 0 (the '
                              'auxiliary classifier predicts classes), but '
                              f'got num_classes={num_classes}')
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
+        check_rate('dropout', dropout)
         if out_indices is None:
             out_indices = -1
         super().__init__(out_indices=out_indices, **kwargs)
