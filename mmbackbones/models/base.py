@@ -27,8 +27,12 @@ Forgetting ``declare_stages`` is loud: forward, ``train()``,
 ``stage_modules()`` and ``feature_info`` raise a RuntimeError naming the
 class. There is no metaclass and no private hook to override.
 
-The base arguments (keyword-only, documented here once; every family
-passes them through by keyword):
+The base arguments are keyword-only and documented here once. A family's
+``__init__`` lists only its own arguments (and ``out_indices``, with its
+default), then ``**kwargs``, and calls ``super().__init__(out_indices=
+out_indices, **kwargs)``, so ``inspect.signature`` shows what is the
+family's and a misspelt argument is a TypeError naming it; a family whose
+reference initialises otherwise sets ``default_init_cfg``. They are:
 
 * ``out_indices`` (int | Sequence[int]): outputs to return, counted from
   0; negative values count from the last.
@@ -184,9 +188,7 @@ class BaseBackbone(MMPretrainBaseBackbone):
                 frozen_stages, int):
             raise TypeError('frozen_stages must be an int, but got '
                             f'{type(frozen_stages).__name__}')
-        if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(
-                f'in_channels must be a positive int, but got {in_channels}')
+        check_positive_int('in_channels', in_channels)
         self._requested_out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
