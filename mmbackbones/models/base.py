@@ -27,8 +27,12 @@ Forgetting ``declare_stages`` is loud: forward, ``train()``,
 ``stage_modules()`` and ``feature_info`` raise a RuntimeError naming the
 class. There is no metaclass and no private hook to override.
 
-The base arguments (keyword-only, documented here once; every family
-passes them through by keyword):
+The base arguments are keyword-only and documented here once. A family's
+``__init__`` lists only its own arguments (and ``out_indices``, with its
+default), then ``**kwargs``, and calls ``super().__init__(out_indices=
+out_indices, **kwargs)``, so ``inspect.signature`` shows what is the
+family's and a misspelt argument is a TypeError naming it; a family whose
+reference initialises otherwise sets ``default_init_cfg``. They are:
 
 * ``out_indices`` (int | Sequence[int]): outputs to return, counted from
   0; negative values count from the last.
@@ -39,8 +43,9 @@ passes them through by keyword):
   costs one more forward pass per block in backward.
 * ``in_channels`` (int): channels of the input image.
 * ``init_cfg`` (dict | list[dict], optional): mmengine initialisation;
-  ``None`` means :data:`DEFAULT_INIT_CFG`; a ``Pretrained`` entry loads
-  strictly, in any layout we can convert.
+  ``None`` means the class's ``default_init_cfg`` (:data:`DEFAULT_INIT_CFG`
+  unless the family's reference initialises otherwise); a ``Pretrained``
+  entry loads strictly, in any layout we can convert.
 
 Input checks at forward: a wrong channel count or an input smaller than
 ``min_input_size`` is a ``ValueError``, not a shape error inside a conv.
@@ -159,6 +164,11 @@ class BaseBackbone(MMPretrainBaseBackbone):
     #: unpadded convolutions or fixed pooling raise this).
     min_input_size: int = 1
 
+    #: What ``init_cfg=None`` means (a deep copy is taken per model). A
+    #: family whose reference initialises otherwise (MobileNetV3, VGG's
+    #: classifier, Inception v3) sets this instead of listing ``init_cfg``.
+    default_init_cfg: List[dict] = DEFAULT_INIT_CFG
+
     def __init__(self,
                  *,
                  out_indices: Union[int, Sequence[int]] = -1,
@@ -168,7 +178,8 @@ class BaseBackbone(MMPretrainBaseBackbone):
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
-            copy.deepcopy(DEFAULT_INIT_CFG) if init_cfg is None else init_cfg)
+            copy.deepcopy(self.default_init_cfg)
+            if init_cfg is None else init_cfg)
         if isinstance(out_indices, bool) or not isinstance(
                 out_indices, (int, Sequence)):
             raise TypeError('out_indices must be an int or a sequence of '
@@ -177,9 +188,7 @@ class BaseBackbone(MMPretrainBaseBackbone):
                 frozen_stages, int):
             raise TypeError('frozen_stages must be an int, but got '
                             f'{type(frozen_stages).__name__}')
-        if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(
-                f'in_channels must be a positive int, but got {in_channels}')
+        check_positive_int('in_channels', in_channels)
         self._requested_out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -568,6 +577,21 @@ def check_positive_number(name: str, value, valid: str = '') -> float:
             or not value > 0):
         raise ValueError(f'{name} must be a positive number{valid}, but got '
                          f'{value!r}')
+    return value
+
+
+def check_rate(name: str, value) -> float:
+    """``value``, or a ValueError naming ``name`` unless it is a real
+    number in [0, 1) (not a bool): a dropout or stochastic-depth rate.
+
+    >>> check_rate('drop_path_rate', 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: drop_path_rate must be in [0, 1), but got 1.0
+    """
+    if (isinstance(value, bool) or not isinstance(value, Real)
+            or not 0 <= value < 1):
+        raise ValueError(f'{name} must be in [0, 1), but got {value!r}')
     return value
 
 

@@ -263,6 +263,9 @@ class BNInception(BaseBackbone):
     (104, 117, 128): ``data_preprocessor=dict(mean=[104, 117, 128],
     std=[1, 1, 1], to_rgb=False)`` (docs/model_zoo/bn_inception.md).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'bn_inception'`` (Fig. 5), or a dict with
             ``stem`` (conv1 and conv3 channels) and ``inception3``,
@@ -283,19 +286,12 @@ class BNInception(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = 'bn_inception',
-                 in_channels: int = 3,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  conv_bias: Union[bool, str] = True,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         if conv_bias not in (True, False, 'auto'):
             raise ValueError("conv_bias must be True, False or 'auto', but "
                              f'got {conv_bias!r}')
@@ -306,7 +302,7 @@ class BNInception(BaseBackbone):
         c1, c3 = spec['stem']
 
         # Stem (stride 4) and stage 0: Fig. 5's first rows.
-        self.conv1 = _conv(in_channels, c1, 7, stride=2, **kw)
+        self.conv1 = _conv(self.in_channels, c1, 7, stride=2, **kw)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = _conv(c1, c1, 1, **kw)
         self.conv3 = _conv(c1, c3, 3, **kw)

@@ -9,7 +9,7 @@ Module names follow mmpretrain's ``DenseNet`` (``stem``, ``stages.i.block.j``,
 """
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, as_named_arch,
-                    check_positive_int, make_stage_strides)
+from ..base import (BaseBackbone, as_named_arch, check_positive_int,
+                    check_rate, make_stage_strides)
 
 __all__ = ['DenseNet', 'DenseLayer', 'DenseBlock', 'DenseTransition',
            'DENSENET_ARCHS']
@@ -173,6 +173,9 @@ class DenseNet(BaseBackbone):
     last "transition" is the final BN + ReLU (torchvision's ``norm5`` and
     the ReLU before its pooling), returned by default.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'121'``, ``'169'``, ``'201'``, ``'264'``
             (paper Table 1) or ``'161'``; or a dict with ``growth_rate``,
@@ -195,7 +198,6 @@ class DenseNet(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = '121',
-                 in_channels: int = 3,
                  bn_size: int = 4,
                  drop_rate: float = 0.,
                  compression_factor: float = 0.5,
@@ -203,29 +205,23 @@ class DenseNet(BaseBackbone):
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp or memory_efficient,
-            in_channels=in_channels, init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         spec = _resolve_arch(arch)
         check_positive_int('bn_size', bn_size)
         if not 0 < compression_factor <= 1:
             raise ValueError('compression_factor must be in (0, 1], but got '
                              f'{compression_factor!r}')
-        if not 0 <= drop_rate < 1:
-            raise ValueError(
-                f'drop_rate must be in [0, 1), but got {drop_rate!r}')
+        check_rate('drop_rate', drop_rate)
         self.arch = spec
         self.growth_rate = spec.growth_rate
         self.depths = list(spec.depths)
         self.init_channels = spec.init_channels
-        self.memory_efficient = self.with_cp
+        # torchvision's name for per-layer checkpointing: with_cp too.
+        self.with_cp = self.memory_efficient = (self.with_cp
+                                                or memory_efficient)
 
-        self.stem = self._make_stem(in_channels, spec.init_channels,
+        self.stem = self._make_stem(self.in_channels, spec.init_channels,
                                     norm_cfg, act_cfg)
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()

@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, as_named_arch
+from ..base import (BaseBackbone, as_named_arch, check_positive_int,
+                    check_positive_number, check_rate)
 from ..layers import (InvertedResidual, conv_norm_act, make_divisible,
                       mmpretrain_se_layer)
 from ..layers.inverted_residual import residual_drop_path
@@ -122,14 +123,11 @@ def _parse_arch(arch) -> EfficientNetArch:
                          required_keys=('width', 'depth'),
                          optional_keys=('resolution', ))
     if isinstance(arch, dict):
-        for key in ('width', 'depth'):
-            value = arch[key]
-            if isinstance(value, bool) or not isinstance(
-                    value, (int, float)) or value <= 0:
-                raise ValueError(f'custom arch {key} must be a positive '
-                                 f'number, but got {value!r}')
-        arch = EfficientNetArch(arch['width'], arch['depth'],
-                                arch.get('resolution', 224))
+        arch = EfficientNetArch(
+            check_positive_number('custom arch width', arch['width']),
+            check_positive_number('custom arch depth', arch['depth']),
+            check_positive_int('custom arch resolution',
+                               arch.get('resolution', 224)))
     return arch
 
 
@@ -262,6 +260,9 @@ class EfficientNet(BaseBackbone):
     ``frozen_stages=i`` freezes ``layers.0`` to ``layers.{i-1}``, so its
     ``i`` is our ``i - 1`` (and its default 0 is our -1).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): A preset of :data:`EFFICIENTNET_ARCHS` ('b0' to
             'b8', 'l2', EdgeTPU 'es', 'em', 'el'), or a dict with ``width``
@@ -289,23 +290,13 @@ class EfficientNet(BaseBackbone):
                  arch: Union[str, dict] = 'b0',
                  drop_path_rate: float = 0.,
                  out_indices: Union[int, Sequence[int]] = (6, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = dict(
                      type='Conv2dAdaptivePadding'),
                  norm_cfg: dict = dict(type='BN', eps=1e-3),
                  act_cfg: dict = dict(type='Swish'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)  # None: DEFAULT_INIT_CFG, mmpretrain's too
-        if not isinstance(drop_path_rate, (int, float)) or not (
-                0 <= drop_path_rate < 1):
-            raise ValueError('drop_path_rate must be in [0, 1), but got '
-                             f'{drop_path_rate!r}')
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
+        check_rate('drop_path_rate', drop_path_rate)
         self.arch = arch
         self.arch_setting = _parse_arch(arch)
         self.drop_path_rate = drop_path_rate
@@ -316,7 +307,8 @@ class EfficientNet(BaseBackbone):
 
         stem_ch = self.block_layers[0][0].in_channels
         head_ch = make_divisible(HEAD_CHANNELS * self.arch_setting.width, 8)
-        self.layers = nn.ModuleList([self._conv(in_channels, stem_ch, 3, 2)])
+        self.layers = nn.ModuleList(
+            [self._conv(self.in_channels, stem_ch, 3, 2)])
         num_blocks = sum(len(layer) for layer in self.block_layers)
         # Stochastic depth: linear from 0 to drop_path_rate over the blocks.
         rates = iter([drop_path_rate * i / max(num_blocks - 1, 1)

@@ -16,14 +16,14 @@ modules of a head (:class:`~mmbackbones.models.heads.AuxClsHead`, keys
 inception4a / 4d maps with ``aux_taps``.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import (BaseBackbone, as_named_arch,
-                    check_positive_int)
+from ..base import (BaseBackbone, as_stem_and_rows_arch, check_positive_int,
+                    check_rate)
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
 
@@ -134,8 +134,7 @@ class GoogLeNetAux(nn.Module):
         if not isinstance(adaptive_pool, bool):
             raise TypeError(
                 f'adaptive_pool must be a bool, but got {adaptive_pool!r}')
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
+        check_rate('dropout', dropout)
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.adaptive_pool = adaptive_pool
@@ -185,7 +184,6 @@ GOOGLENET_ARCHS: Dict[str, dict] = {
 }
 
 _GROUPS = ('inception3', 'inception4', 'inception5')
-_REQUIRED_KEYS = ('stem', *_GROUPS)
 
 
 def _as_spec(row, name: str) -> InceptionSpec:
@@ -208,30 +206,6 @@ def _as_spec(row, name: str) -> InceptionSpec:
     return InceptionSpec(*(check_positive_int(name, v) for v in row))
 
 
-def _resolve_arch(arch: Union[str, dict]) -> dict:
-    if not isinstance(arch, (str, dict)):
-        raise TypeError(f'arch must be one of {list(GOOGLENET_ARCHS)} or a '
-                        f'dict, but got {type(arch).__name__}')
-    arch = as_named_arch(arch, GOOGLENET_ARCHS, required_keys=_REQUIRED_KEYS)
-    stem = arch['stem']
-    if (isinstance(stem, (str, bytes)) or not isinstance(stem, Sequence)
-            or len(stem) != 2):
-        raise ValueError('arch stem must be 2 positive ints (conv1, conv3 '
-                         f'channels), but got {stem!r}')
-    resolved = dict(
-        stem=tuple(check_positive_int('arch stem', c) for c in stem))
-    for group in _GROUPS:
-        rows = arch[group]
-        if (isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence)
-                or not 1 <= len(rows) <= 26):
-            raise ValueError(f'arch {group} must be a non-empty list of '
-                             f'Inception rows, but got {rows!r}')
-        resolved[group] = [
-            _as_spec(row, f'arch {group}[{i}]') for i, row in enumerate(rows)
-        ]
-    return resolved
-
-
 @MODELS.register_module()
 class GoogLeNet(TapsMixin, BaseBackbone):
     """GoogLeNet (Inception v1) backbone, torchvision's form.
@@ -251,6 +225,9 @@ class GoogLeNet(TapsMixin, BaseBackbone):
     (``feature_info`` lists them in the same order). torchvision's
     ``transform_input`` (re-normalising ImageNet-normalised input to
     [-1, 1]) is the data preprocessor's job.
+
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
 
     Args:
         arch (str | dict): ``'googlenet'`` (paper Table 1), or a dict with
@@ -278,20 +255,14 @@ class GoogLeNet(TapsMixin, BaseBackbone):
     def __init__(self,
                  arch: Union[str, dict] = 'googlenet',
                  branch3_kernel_size: int = 3,
-                 in_channels: int = 3,
                  norm_cfg: Optional[dict] = dict(type='BN', eps=1e-3),
                  act_cfg: dict = dict(type='ReLU'),
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  aux_taps: Sequence[str] = (),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
-        spec = _resolve_arch(arch)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
+        spec = as_stem_and_rows_arch(arch, GOOGLENET_ARCHS, _GROUPS,
+                                     _as_spec)
         if branch3_kernel_size not in (3, 5):
             raise ValueError('branch3_kernel_size must be 3 (torchvision) or '
                              f'5 (the paper), but got {branch3_kernel_size!r}')
@@ -301,7 +272,7 @@ class GoogLeNet(TapsMixin, BaseBackbone):
         c1, c3 = spec['stem']
 
         # Stem (stride 4) and stage 0: paper Table 1's first rows.
-        self.conv1 = conv_norm_act(in_channels, c1, 7, stride=2, **kw)
+        self.conv1 = conv_norm_act(self.in_channels, c1, 7, stride=2, **kw)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = conv_norm_act(c1, c1, 1, **kw)
         self.conv3 = conv_norm_act(c1, c3, 3, **kw)

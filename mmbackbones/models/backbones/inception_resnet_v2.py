@@ -27,7 +27,7 @@ after the sum): TF-slim's ``block8(net, activation_fn=None)``, timm's
 """
 import copy
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -279,6 +279,9 @@ class InceptionResNetV2(BaseBackbone):
     smaller than input / stride and the smallest input is 75x75 (a
     ValueError below that).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): ``'inception_resnet_v2'``, or a dict with
             ``num_blocks`` (A, B, C counts; C includes the last linear
@@ -302,17 +305,10 @@ class InceptionResNetV2(BaseBackbone):
     def __init__(self,
                  arch: Union[str, dict] = 'inception_resnet_v2',
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = _NORM_CFG,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         if not isinstance(norm_cfg, dict) or 'type' not in norm_cfg:
             raise TypeError('norm_cfg must be a dict with a "type" (e.g. '
                             "dict(type='BN', eps=1e-3)), but got "
@@ -328,7 +324,7 @@ class InceptionResNetV2(BaseBackbone):
 
         # Stem and stage 0: TF-slim's layers up to MaxPool_5a (299 -> 149 ->
         # 147 -> 147 -> [73 -> 73 -> 71]).
-        self.conv2d_1a = conv(in_channels, 32, 3, stride=2)
+        self.conv2d_1a = conv(self.in_channels, 32, 3, stride=2)
         self.conv2d_2a = conv(32, 32, 3)
         self.conv2d_2b = conv(32, 64, 3, padding=1)
         self.maxpool_3a = nn.MaxPool2d(3, stride=2)

@@ -6,15 +6,14 @@ Module names follow mmpretrain's ``InceptionV3`` (which keeps torchvision's
 the same), so checkpoints of all three load after dropping the parts this
 backbone does not build (see ``mmbackbones.converters.inception_v3``).
 """
-import copy
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, shape_is_symbolic
+from ..base import BaseBackbone, check_rate, shape_is_symbolic
 from ..layers import conv_norm_act
 from ..taps import TapsMixin
 
@@ -277,6 +276,9 @@ class InceptionV3(TapsMixin, BaseBackbone):
       299x299 or larger. mmpretrain's ``ClsHead`` reads the last output
       only, so it still classifies the main logits.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         num_classes (int): Build mmpretrain's classifier (``fc``) with this
             many classes; -1 (default) builds none: a feature backbone.
@@ -295,19 +297,16 @@ class InceptionV3(TapsMixin, BaseBackbone):
     """
 
     min_input_size = 75
+    default_init_cfg = INCEPTION_V3_INIT_CFG
 
     def __init__(self,
                  num_classes: int = -1,
                  aux_logits: bool = False,
                  dropout: float = 0.5,
                  out_indices: Optional[Union[int, Sequence[int]]] = None,
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
                  aux_taps: Sequence[str] = (),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 **kwargs):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int):
             raise TypeError(
                 f'num_classes must be an int, but got {num_classes!r}')
@@ -318,18 +317,13 @@ class InceptionV3(TapsMixin, BaseBackbone):
             raise ValueError('aux_logits=True needs num_classes > 0 (the '
                              'auxiliary classifier predicts classes), but '
                              f'got num_classes={num_classes}')
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
+        check_rate('dropout', dropout)
         if out_indices is None:
             out_indices = -1
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=copy.deepcopy(INCEPTION_V3_INIT_CFG)
-            if init_cfg is None else init_cfg)
+        super().__init__(out_indices=out_indices, **kwargs)
         self.num_classes = num_classes
         self.aux_logits = aux_logits
-        self._make_stem(in_channels, conv_cfg)
+        self._make_stem(self.in_channels, conv_cfg)
         stages = []
         for stage in INCEPTION_V3_STAGES:
             for row in stage:

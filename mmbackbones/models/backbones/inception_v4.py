@@ -273,6 +273,9 @@ class InceptionV4(BaseBackbone):
     unpadded, so the maps are smaller than input / stride and the smallest
     input is 75x75 (a ValueError below).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         conv_cfg (dict, optional): Convolution config.
         norm_cfg (dict, optional): Norm config; default BN with eps 1e-3
@@ -290,28 +293,21 @@ class InceptionV4(BaseBackbone):
 
     def __init__(self,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         # Both checked again after building; first here, so that a bad
         # argument fails before 41 M parameters are allocated.
         num_stages = len(INCEPTION_V4_STAGES)
         self.resolve_out_indices(out_indices, num_stages)
-        if not -1 <= frozen_stages <= num_stages:
+        if not -1 <= self.frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be in -1..{num_stages} '
-                             f'for InceptionV4, but got {frozen_stages}')
+                             f'for InceptionV4, but got {self.frozen_stages}')
         norm_cfg = dict(_NORM_CFG) if norm_cfg is None else norm_cfg
         build = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         name, spec = INCEPTION_V4_STEM
-        self.add_module(name, _conv_module(in_channels, spec, **build))
+        self.add_module(name, _conv_module(self.in_channels, spec, **build))
         stem = [name]
         channels, stage_channels = spec.channels, []
         stages: List[List[str]] = []

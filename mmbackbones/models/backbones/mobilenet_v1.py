@@ -8,6 +8,7 @@ grouped into the five stages between downsamplings. The width multiplier
 data pipeline, not of the network (see ``configs/mobilenet_v1/``).
 ``mmbackbones.converters`` maps timm's ``mobilenetv1_*`` weights.
 """
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -19,7 +20,7 @@ from ..base import BaseBackbone, check_positive_number, make_stage_strides
 from ..layers import conv_norm_act, make_divisible
 
 __all__ = [
-    'MobileNetV1', 'MOBILENET_V1_STAGES',
+    'MobileNetV1', 'WidthScaledMobileNet', 'MOBILENET_V1_STAGES',
     'MOBILENET_V1_WIDEN_FACTORS', 'MOBILENET_V1_RESOLUTIONS'
 ]
 
@@ -73,8 +74,83 @@ MOBILENET_V1_WIDEN_FACTORS = (1.0, 0.75, 0.5, 0.25)
 MOBILENET_V1_RESOLUTIONS = (224, 192, 160, 128)
 
 
+class WidthScaledMobileNet(BaseBackbone):
+    """What MobileNetV1 and V2 share (not registered): the stem ``conv1``
+    (3x3 stride-2 conv-norm-act: (N, C_in, H, W) -> (N, C, H/2, W/2)), then
+    ``layer1``..``layerN``, one per row of the class's :attr:`stages` table
+    (built by :meth:`make_stage`), then the family's :meth:`make_head`
+    layers (MobileNetV2's final 1x1 conv). Every width is
+    ``make_divisible(c * widen_factor, 8)`` (timm's rounding). The outputs
+    are the layers, then the head's; the stem is frozen unit 0.
+
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
+    Args:
+        widen_factor (float): Width multiplier; the paper's are the class's
+            :attr:`widen_factors`. Default: 1.0.
+        out_indices (int | Sequence[int]): Default -1: the last output.
+        conv_cfg (dict, optional): Convolution config.
+        norm_cfg (dict): Norm config. Default: BN.
+        act_cfg (dict): Activation config. Default: ReLU6.
+    """
+
+    #: The architecture table: rows with ``channels`` (at width 1.0) and
+    #: ``stride`` (of the row's first block), and what ``make_stage`` reads.
+    stages: Sequence = ()
+    #: Channels of the stem at width 1.0.
+    stem_channels: int = 32
+    #: The paper's width multipliers (named in the error for a bad one).
+    widen_factors: Tuple[float, ...] = ()
+
+    def __init__(self,
+                 widen_factor: float = 1.0,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU6'),
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
+        self.widen_factor = check_positive_number(
+            'widen_factor', widen_factor,
+            f" (the paper's: {list(self.widen_factors)})")
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+        channels = make_divisible(self.stem_channels * widen_factor, 8)
+        self.conv1 = conv_norm_act(self.in_channels, channels, 3, stride=2,
+                                   **common)
+        stages, stage_channels, factors = [], [], []
+        for i, row in enumerate(self.stages):
+            out_channels = make_divisible(row.channels * widen_factor, 8)
+            self.add_module(f'layer{i + 1}', self.make_stage(
+                row, channels, out_channels, common))
+            stages.append(self.blocks(f'layer{i + 1}'))
+            stage_channels.append(out_channels)
+            factors.append(row.stride)
+            channels = out_channels
+        for name, module, out_channels in self.make_head(channels, common):
+            self.add_module(name, module)
+            stages.append([name])
+            stage_channels.append(out_channels)
+            factors.append(1)
+        self.declare_stages(stem=['conv1'], stages=stages,
+                            channels=stage_channels,
+                            strides=make_stage_strides(2, factors))
+
+    @abstractmethod
+    def make_stage(self, row, in_channels: int, out_channels: int,
+                   common: dict) -> nn.Sequential:
+        """The blocks of one table row (the first has the row's stride)."""
+
+    def make_head(self, in_channels: int,
+                  common: dict) -> List[Tuple[str, nn.Module, int]]:
+        """``(name, module, out_channels)`` of each layer after the table's,
+        each one more output; none by default."""
+        return []
+
+
 @MODELS.register_module()
-class MobileNetV1(BaseBackbone):
+class MobileNetV1(WidthScaledMobileNet):
     """MobileNetV1 backbone.
 
     Stages (``out_indices``): 0-4 are ``layer1``-``layer5``, the groups of
@@ -95,12 +171,9 @@ class MobileNetV1(BaseBackbone):
     features); the paper's text says ReLU (Sec. 3.2, Fig. 3): pass
     ``act_cfg=dict(type='ReLU')`` for that.
 
-    Args:
-        widen_factor (float): Width multiplier; the paper's are
-            :data:`MOBILENET_V1_WIDEN_FACTORS`. Default: 1.0.
-        conv_cfg (dict, optional): Convolution config.
-        norm_cfg (dict): Norm config. Default: BN.
-        act_cfg (dict): Activation config. Default: ReLU6.
+    Arguments (widen_factor, the paper's :data:`MOBILENET_V1_WIDEN_FACTORS`;
+    out_indices; conv_cfg, norm_cfg, act_cfg; and the base's): see
+    :class:`WidthScaledMobileNet`.
 
     Example:
         >>> import torch
@@ -109,52 +182,14 @@ class MobileNetV1(BaseBackbone):
         [(1, 32, 16, 16), (1, 128, 4, 4), (1, 256, 2, 2)]
     """
 
-    def __init__(self,
-                 widen_factor: float = 1.0,
-                 out_indices: Union[int, Sequence[int]] = (4, ),
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU6'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
-        self.widen_factor = check_positive_number(
-            'widen_factor', widen_factor,
-            f' (paper Table 6: {list(MOBILENET_V1_WIDEN_FACTORS)})')
-        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+    stages = MOBILENET_V1_STAGES
+    stem_channels = STEM_CHANNELS
+    widen_factors = MOBILENET_V1_WIDEN_FACTORS
 
-        channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
-        # (N, 3, H, W) -> (N, 32w, H/2, W/2)
-        self.conv1 = conv_norm_act(in_channels, channels, 3, stride=2,
-                                   **common)
-        stage_channels = []
-        for i, stage in enumerate(MOBILENET_V1_STAGES):
-            out_channels = make_divisible(stage.channels * widen_factor, 8)
-            self.add_module(
-                f'layer{i + 1}',
-                self._make_stage(stage, channels, out_channels, common))
-            stage_channels.append(out_channels)
-            channels = out_channels
-        self.declare_stages(
-            stem=['conv1'],
-            stages=[self.blocks(f'layer{i + 1}')
-                    for i in range(len(stage_channels))],
-            channels=stage_channels,
-            strides=make_stage_strides(
-                2, [s.stride for s in MOBILENET_V1_STAGES]))
-
-    @staticmethod
-    def _make_stage(stage: MobileNetV1Stage, in_channels: int,
-                    out_channels: int, common: dict) -> nn.Sequential:
+    def make_stage(self, row: MobileNetV1Stage, in_channels: int,
+                   out_channels: int, common: dict) -> nn.Sequential:
         # the first block changes the channels and has the stride
         return nn.Sequential(*(
             depthwise_separable(in_channels if i == 0 else out_channels,
-                                out_channels,
-                                stage.stride if i == 0 else 1, common)
-            for i in range(stage.num_blocks)))
+                                out_channels, row.stride if i == 0 else 1,
+                                common) for i in range(row.num_blocks)))

@@ -8,13 +8,13 @@ A table (paper Table 2) over the shared
 ``mmbackbones.converters`` maps torchvision's and timm's names.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Tuple
 
 import torch.nn as nn
 
 from mmbackbones.registry import MODELS
-from ..base import BaseBackbone, check_positive_number, make_stage_strides
-from ..layers import InvertedResidual, conv_norm_act, make_divisible
+from ..layers import InvertedResidual, conv_norm_act
+from .mobilenet_v1 import WidthScaledMobileNet
 
 __all__ = ['MobileNetV2', 'MOBILENET_V2_STAGES', 'MOBILENET_V2_WIDEN_FACTORS']
 
@@ -59,8 +59,9 @@ def last_channels(widen_factor: float) -> int:
 
 
 @MODELS.register_module()
-class MobileNetV2(BaseBackbone):
-    """MobileNetV2 backbone.
+class MobileNetV2(WidthScaledMobileNet):
+    """MobileNetV2 backbone: MobileNetV1's stem and width rule with
+    inverted-residual layers and a final 1x1 conv.
 
     Stages (``out_indices``), as in mmpretrain: 0-6 are ``layer1``-``layer7``
     (the bottleneck rows of Table 2; strides 2, 4, 8, 16, 16, 32, 32) and 7
@@ -71,12 +72,9 @@ class MobileNetV2(BaseBackbone):
     Channels are ``make_divisible(c * widen_factor, 8)`` for every layer
     but the last, which has :func:`last_channels`.
 
-    Args:
-        widen_factor (float): Width multiplier; the paper's are
-            :data:`MOBILENET_V2_WIDEN_FACTORS`. Default: 1.0.
-        conv_cfg (dict, optional): Convolution config.
-        norm_cfg (dict): Norm config. Default: BN.
-        act_cfg (dict): Activation config. Default: ReLU6.
+    Arguments (widen_factor, the paper's :data:`MOBILENET_V2_WIDEN_FACTORS`;
+    out_indices; conv_cfg, norm_cfg, act_cfg; and the base's): see
+    :class:`~mmbackbones.models.backbones.mobilenet_v1.WidthScaledMobileNet`.
 
     Example:
         >>> import torch
@@ -85,60 +83,27 @@ class MobileNetV2(BaseBackbone):
         [(1, 16, 16, 16), (1, 32, 4, 4), (1, 1280, 2, 2)]
     """
 
-    def __init__(self,
-                 widen_factor: float = 1.0,
-                 out_indices: Union[int, Sequence[int]] = (7, ),
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU6'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
-        self.widen_factor = check_positive_number(
-            'widen_factor', widen_factor,
-            f" (the paper's: {list(MOBILENET_V2_WIDEN_FACTORS)})")
-        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+    stages = MOBILENET_V2_STAGES
+    stem_channels = STEM_CHANNELS
+    widen_factors = MOBILENET_V2_WIDEN_FACTORS
 
-        channels = make_divisible(STEM_CHANNELS * widen_factor, 8)
-        self.conv1 = conv_norm_act(in_channels, channels, 3, stride=2,
-                                   **common)
-        stage_channels = []
-        for i, stage in enumerate(MOBILENET_V2_STAGES):
-            out_channels = make_divisible(stage.channels * widen_factor, 8)
-            self.add_module(f'layer{i + 1}',
-                            self._make_stage(stage, channels, out_channels,
-                                             common))
-            stage_channels.append(out_channels)
-            channels = out_channels
-        final = last_channels(widen_factor)
-        self.conv2 = conv_norm_act(channels, final, 1, **common)
-
-        # conv2 (the 1x1 to 1280) is the last stage: mmpretrain's layers
-        # list ends with it, so out_indices=7 / frozen_stages=8 reach it.
-        self.declare_stages(
-            stem=['conv1'],
-            stages=[self.blocks(f'layer{i + 1}')
-                    for i in range(len(stage_channels))] + [['conv2']],
-            channels=(*stage_channels, final),
-            strides=make_stage_strides(
-                2, [s.stride for s in MOBILENET_V2_STAGES] + [1]))
-
-    @staticmethod
-    def _make_stage(stage: MobileNetV2Stage, in_channels: int,
-                    out_channels: int, common: dict) -> nn.Sequential:
+    def make_stage(self, row: MobileNetV2Stage, in_channels: int,
+                   out_channels: int, common: dict) -> nn.Sequential:
         blocks = []
-        for i in range(stage.num_blocks):
+        for i in range(row.num_blocks):
             blocks.append(
                 InvertedResidual(
                     in_channels, out_channels,
-                    mid_channels=int(round(in_channels * stage.expand_ratio)),
-                    stride=stage.stride if i == 0 else 1,
+                    mid_channels=int(round(in_channels * row.expand_ratio)),
+                    stride=row.stride if i == 0 else 1,
                     layout='sequential', **common))
             in_channels = out_channels
         return nn.Sequential(*blocks)
+
+    def make_head(self, in_channels: int,
+                  common: dict) -> List[Tuple[str, nn.Module, int]]:
+        # conv2 (the 1x1 to 1280) is the last stage: mmpretrain's layers
+        # list ends with it, so out_indices=7 / frozen_stages=8 reach it.
+        final = last_channels(self.widen_factor)
+        return [('conv2', conv_norm_act(in_channels, final, 1, **common),
+                 final)]

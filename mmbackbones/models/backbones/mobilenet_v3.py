@@ -8,9 +8,8 @@ numbering and the module names follow mmpretrain's ``MobileNetV3``, so its
 checkpoints load as they are; ``mmbackbones.converters`` maps torchvision's
 and timm's names.
 """
-import copy
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
@@ -164,6 +163,9 @@ class MobileNetV3(BaseBackbone):
     Large, 12 for Small). ``frozen_stages``: ``i`` freezes ``layer0`` (the
     stem) to ``layer{i}``, as in mmpretrain.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | list): A preset of :data:`MOBILENET_V3_ARCHS` ('small',
             'small_075', 'small_050', 'large', 'large_075'), or a list of
@@ -180,30 +182,25 @@ class MobileNetV3(BaseBackbone):
         [(1, 16, 16, 16), (1, 24, 8, 8), (1, 48, 4, 4), (1, 576, 2, 2)]
     """
 
+    default_init_cfg = MOBILENET_V3_INIT_CFG
+
     def __init__(self,
                  arch: Union[str, Sequence] = 'small',
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', eps=0.001, momentum=0.01),
                  out_indices: Optional[Union[int, Sequence[int]]] = None,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 **kwargs):
         super().__init__(
-            out_indices=-1 if out_indices is None else out_indices,
-            frozen_stages=frozen_stages, norm_eval=norm_eval,
-            with_cp=with_cp, in_channels=in_channels,
-            init_cfg=copy.deepcopy(MOBILENET_V3_INIT_CFG)
-            if init_cfg is None else init_cfg)
+            out_indices=-1 if out_indices is None else out_indices, **kwargs)
         blocks = _parse_arch(arch)
         self.arch = arch
         self.blocks = blocks
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
 
         # layer0: 3x3 stride-2 conv + BN + h-swish (the stem).
-        self.layer0 = conv_norm_act(in_channels, STEM_CHANNELS, 3, stride=2,
-                                    act_cfg=dict(type='HSwish'), **common)
+        self.layer0 = conv_norm_act(self.in_channels, STEM_CHANNELS, 3,
+                                    stride=2, act_cfg=dict(type='HSwish'),
+                                    **common)
         channels, strides, stride = [STEM_CHANNELS], [2], 2
         in_ch = STEM_CHANNELS
         for i, block in enumerate(blocks):

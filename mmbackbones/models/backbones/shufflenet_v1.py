@@ -4,7 +4,7 @@ Convolutional Neural Network for Mobile Devices", CVPR 2018).
 Module names follow mmpretrain's ``ShuffleNetV1``, so its checkpoints load
 as they are (torchvision and timm have no ShuffleNet V1).
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -141,6 +141,9 @@ class ShuffleNetV1(BaseBackbone):
     mmpretrain's rounding (e.g. g=3 at 0.25x): those raise a ValueError
     listing the widths that work for the given ``groups``.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         groups (int): Groups g of the 1x1 convolutions: 1, 2, 3, 4 or 8.
         widen_factor (float): Width multiplier: 0.25, 0.5, 1.0, 1.5 or 2.0.
@@ -158,18 +161,11 @@ class ShuffleNetV1(BaseBackbone):
                  groups: int = 3,
                  widen_factor: float = 1.0,
                  out_indices: Union[int, Sequence[int]] = (2, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         self._check_arch(groups, widen_factor)
         self.groups = groups
         self.widen_factor = widen_factor
@@ -177,7 +173,8 @@ class ShuffleNetV1(BaseBackbone):
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         # Conv1 (3x3, stride 2) and MaxPool (stride 2): stride 4.
-        self.conv1 = conv_norm_act(in_channels, stem, 3, stride=2, **common)
+        self.conv1 = conv_norm_act(self.in_channels, stem, 3, stride=2,
+                                   **common)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
         self.layers = nn.ModuleList()

@@ -101,6 +101,9 @@ class ShuffleNetV2(BaseBackbone):
     16, 32); 3 is the final 1x1 convolution Conv5 (stride 32), returned by
     default, as in mmpretrain.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         widen_factor (float): Width multiplier, one of 0.5, 1.0, 1.5, 2.0.
         conv_cfg (dict, optional): Convolution config.
@@ -116,18 +119,11 @@ class ShuffleNetV2(BaseBackbone):
     def __init__(self,
                  widen_factor: float = 1.0,
                  out_indices: Union[int, Sequence[int]] = (3, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         if widen_factor not in SHUFFLENET_V2_ARCHS:
             raise ValueError(
                 f'widen_factor must be one of {list(SHUFFLENET_V2_ARCHS)}, '
@@ -137,7 +133,7 @@ class ShuffleNetV2(BaseBackbone):
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
 
         # Conv1 (3x3, stride 2) and MaxPool (stride 2): stride 4.
-        self.conv1 = conv_norm_act(in_channels, arch.stem_channels, 3,
+        self.conv1 = conv_norm_act(self.in_channels, arch.stem_channels, 3,
                                    stride=2, act_cfg=act_cfg, **common)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 

@@ -7,7 +7,7 @@ mmpretrain has no SqueezeNet; module names follow torchvision's
 checkpoint loads with its ``classifier.*`` keys dropped.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -117,6 +117,9 @@ class SqueezeNet(BaseBackbone):
     Modules are torchvision's ``features`` Sequential with its indices (the
     max-pools included), so ``features.N.*`` keys load as they are.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): '1_0' or '1_1', or a custom dict with the fields
             of :class:`SqueezeNetArch` (``stem_channels``, ``stem_kernel``,
@@ -131,15 +134,8 @@ class SqueezeNet(BaseBackbone):
     def __init__(self,
                  arch: Union[str, dict] = '1_0',
                  out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         arch_def = as_named_arch(
             arch, SQUEEZENET_ARCHS,
             required_keys=['stem_channels', 'stem_kernel', 'stages'])
@@ -148,7 +144,7 @@ class SqueezeNet(BaseBackbone):
         self.arch = arch
 
         layers: List[nn.Module] = [
-            nn.Conv2d(in_channels, arch_def.stem_channels,
+            nn.Conv2d(self.in_channels, arch_def.stem_channels,
                       arch_def.stem_kernel, stride=2),
             nn.ReLU(inplace=True),
             _max_pool(),

@@ -7,7 +7,6 @@ the fully connected layers), so its checkpoints load as they are and its
 configs port by changing ``type``; ``mmbackbones.converters`` maps
 torchvision's ``vgg*`` / ``vgg*_bn`` names.
 """
-import copy
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -103,6 +102,9 @@ class VGG(BaseBackbone):
     the feature map is adaptively average-pooled to 7x7 before fc6 (a no-op
     at 224x224, as in torchvision), so any input of at least 32x32 works.
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         depth (int | dict): 11, 13, 16 or 19 (paper Table 1 columns A, B, D,
             E), or a custom dict with ``stage_blocks`` (and optionally
@@ -133,6 +135,10 @@ class VGG(BaseBackbone):
         torch.Size([2, 10])
     """
 
+    #: mmpretrain's: the base's, and N(0, 0.01) for the classifier.
+    default_init_cfg = [*DEFAULT_INIT_CFG,
+                        dict(type='Normal', std=0.01, layer='Linear')]
+
     def __init__(self,
                  depth: Union[int, dict],
                  num_classes: int = -1,
@@ -140,16 +146,12 @@ class VGG(BaseBackbone):
                  dilations: Optional[Sequence[int]] = None,
                  strides: Optional[Sequence[int]] = None,
                  out_indices: Optional[Union[int, Sequence[int]]] = None,
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
                  act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
                  ceil_mode: bool = False,
                  with_last_pool: bool = True,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 **kwargs):
         if not isinstance(num_stages, int) or not 1 <= num_stages <= 5:
             raise ValueError(f'num_stages must be in 1..5, but got '
                              f'{num_stages!r}')
@@ -158,14 +160,7 @@ class VGG(BaseBackbone):
                             f'{num_classes!r}')
         if out_indices is None:
             out_indices = num_stages if num_classes > 0 else num_stages - 1
-        if init_cfg is None:
-            init_cfg = copy.deepcopy(DEFAULT_INIT_CFG) + [
-                dict(type='Normal', std=0.01, layer='Linear')
-            ]
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+        super().__init__(out_indices=out_indices, **kwargs)
         arch = as_named_arch(depth, VGG_ARCHS, 'depth', ['stage_blocks'])
         if isinstance(arch, dict):
             arch = VGGArch(**arch)

@@ -8,7 +8,7 @@ mmpretrain has no VoVNet; module names are our own and
 """
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -207,6 +207,9 @@ class VoVNet(BaseBackbone):
     0-3, strides 4, 8, 16, 32): OSA blocks; stages 1-3 start with a 3x3
     stride-2 max pool (``ceil_mode``, as the reference implementations).
 
+    Other keyword arguments (frozen_stages, norm_eval, with_cp,
+    in_channels, init_cfg): see :class:`~mmbackbones.models.base.BaseBackbone`.
+
     Args:
         arch (str | dict): A key of :data:`VOVNET_ARCHS` (see its comment
             for the mapping to timm's names) or a dict with the fields of
@@ -229,23 +232,16 @@ class VoVNet(BaseBackbone):
     def __init__(self,
                  arch: Union[str, dict] = '39',
                  out_indices: Union[int, Sequence[int]] = (3, ),
-                 frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(
-            out_indices=out_indices, frozen_stages=frozen_stages,
-            norm_eval=norm_eval, with_cp=with_cp, in_channels=in_channels,
-            init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(out_indices=out_indices, **kwargs)
         spec = _resolve_arch(arch)
         self.arch = arch
         self.arch_spec = spec
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.stem = self._make_stem(in_channels, spec, common)
+        self.stem = self._make_stem(self.in_channels, spec, common)
         self.stages = nn.ModuleList()
         channels = spec.stem_channels[-1]
         for i in range(4):

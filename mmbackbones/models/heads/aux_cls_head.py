@@ -24,7 +24,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.structures import DataSample
 
 from mmbackbones.registry import MODELS
-from ..base import check_positive_int
+from ..base import check_positive_int, check_rate
 
 __all__ = ['AuxClsHead']
 
@@ -107,8 +107,7 @@ class AuxClsHead(ClsHead):
         check_positive_int('num_classes', num_classes)
         if in_channels is not None:  # None: the main feature is the logits
             check_positive_int('in_channels', in_channels)
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f'dropout must be in [0, 1), but got {dropout!r}')
+        check_rate('dropout', dropout)
         self.num_classes = num_classes
         self.in_channels = in_channels
         if in_channels is not None:

@@ -21,6 +21,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from ..base import check_rate
 from .conv import conv_norm_act
 
 __all__ = ['InvertedResidual', 'residual_drop_path']
@@ -89,11 +90,9 @@ class InvertedResidual(nn.Module):
                  layout: str = 'named',
                  drop_path_rate: float = 0.):
         super().__init__()
-        if not 0 <= drop_path_rate < 1:
-            raise ValueError('drop_path_rate must be in [0, 1), but got '
-                             f'{drop_path_rate}')
         # a float, not a module: forward() runs the children in order
-        self.drop_path_rate = float(drop_path_rate)
+        self.drop_path_rate = float(check_rate('drop_path_rate',
+                                               drop_path_rate))
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
         if kernel_size < 1 or kernel_size % 2 == 0:

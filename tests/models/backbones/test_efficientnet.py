@@ -289,6 +289,15 @@ def test_bad_arguments():
         EfficientNet(arch=dict(width=0, depth=1.0))
     with pytest.raises(ValueError, match='unknown keys'):
         EfficientNet(arch=dict(width=1.0, depth=1.0, widht=2))
+    with pytest.raises(ValueError, match='custom arch depth must be a '
+                       'positive number'):
+        EfficientNet(arch=dict(width=1.0, depth=True))
+    with pytest.raises(ValueError, match='custom arch resolution must be a '
+                       'positive int'):
+        EfficientNet(arch=dict(width=1.0, depth=1.0, resolution=224.5))
+    with pytest.raises(ValueError, match=r'drop_path_rate must be in \[0, '
+                       r"1\), but got '0.1'"):
+        EfficientNet(drop_path_rate='0.1')
     with pytest.raises(TypeError, match='arch must be one of'):
         EfficientNet(arch=0)
     with pytest.raises(ValueError, match='drop_path_rate must be in'):

@@ -138,6 +138,8 @@ def test_a_stage_is_the_list_of_its_registered_modules():
     (dict(arch=dict(TINY, inception3=[dict(ch1x1=1)])),
      'fields of InceptionSpec'),
     (dict(branch3_kernel_size=7), 'branch3_kernel_size must be 3'),
+    (dict(arch=dict(TINY, inception6=TINY['inception5'])),
+     r"unknown keys \['inception6'\]"),
 ])
 def test_bad_arguments(kwargs, match):
     kwargs.setdefault('arch', TINY)
