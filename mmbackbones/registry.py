@@ -68,8 +68,31 @@ class _ScopeAlias(Registry):
             f'root {self.name!r} registry')
 
 
-def _child(parent: Registry, *own_locations: str) -> Registry:
-    locations: List[str] = list(parent._locations) + list(own_locations)
+#: Our registries: each is a child of mmpretrain's registry of the same
+#: name (mmpretrain's batch augments -- Mixup, CutMix -- live in a root
+#: registry of their own; a child with our scope lets ImageClassifier find
+#: them without mmengine warning that the 'mmbackbones' scope has none).
+NAMES = ('RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS',
+         'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+         'PARAM_SCHEDULERS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS',
+         'MODELS', 'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'TASK_UTILS',
+         'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS',
+         'BATCH_AUGMENTS')
+#: Where our own members of a registry are (imported on first lookup, after
+#: the parent's own locations).
+OWN_LOCATIONS = {
+    'HOOKS': ('mmbackbones.engine', ),
+    'OPTIM_WRAPPERS': ('mmbackbones.engine', ),
+    'MODELS': ('mmbackbones.models', ),
+}
+
+
+def _child(name: str) -> Registry:
+    """Our child of mmpretrain's registry ``name``, with the parent's
+    locations first, then ours."""
+    parent: Registry = getattr(mmpretrain_registry, name)
+    locations: List[str] = (list(parent._locations) +
+                            list(OWN_LOCATIONS.get(name, ())))
     child = Registry(
         parent.name, parent=parent, scope=SCOPE, locations=locations)
     root = parent._get_root_registry()
@@ -78,38 +101,12 @@ def _child(parent: Registry, *own_locations: str) -> Registry:
     return child
 
 
-RUNNERS = _child(mmpretrain_registry.RUNNERS)
-RUNNER_CONSTRUCTORS = _child(mmpretrain_registry.RUNNER_CONSTRUCTORS)
-LOOPS = _child(mmpretrain_registry.LOOPS)
-HOOKS = _child(mmpretrain_registry.HOOKS, 'mmbackbones.engine')
-LOG_PROCESSORS = _child(mmpretrain_registry.LOG_PROCESSORS)
-OPTIMIZERS = _child(mmpretrain_registry.OPTIMIZERS)
-OPTIM_WRAPPERS = _child(mmpretrain_registry.OPTIM_WRAPPERS,
-                        'mmbackbones.engine')
-OPTIM_WRAPPER_CONSTRUCTORS = _child(
-    mmpretrain_registry.OPTIM_WRAPPER_CONSTRUCTORS)
-PARAM_SCHEDULERS = _child(mmpretrain_registry.PARAM_SCHEDULERS)
-DATASETS = _child(mmpretrain_registry.DATASETS)
-DATA_SAMPLERS = _child(mmpretrain_registry.DATA_SAMPLERS)
-TRANSFORMS = _child(mmpretrain_registry.TRANSFORMS)
-MODELS = _child(mmpretrain_registry.MODELS, 'mmbackbones.models')
-MODEL_WRAPPERS = _child(mmpretrain_registry.MODEL_WRAPPERS)
-WEIGHT_INITIALIZERS = _child(mmpretrain_registry.WEIGHT_INITIALIZERS)
-TASK_UTILS = _child(mmpretrain_registry.TASK_UTILS)
-METRICS = _child(mmpretrain_registry.METRICS)
-EVALUATORS = _child(mmpretrain_registry.EVALUATORS)
-VISUALIZERS = _child(mmpretrain_registry.VISUALIZERS)
-VISBACKENDS = _child(mmpretrain_registry.VISBACKENDS)
-# mmpretrain's batch augments (Mixup, CutMix) live in a root registry of its
-# own; a child with our scope lets ImageClassifier find them without
-# mmengine warning that the 'mmbackbones' scope has no such registry.
-BATCH_AUGMENTS = _child(mmpretrain_registry.BATCH_AUGMENTS)
+# In the order of NAMES (tests/test_registry.py checks each against its
+# parent).
+(RUNNERS, RUNNER_CONSTRUCTORS, LOOPS, HOOKS, LOG_PROCESSORS, OPTIMIZERS,
+ OPTIM_WRAPPERS, OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, DATASETS,
+ DATA_SAMPLERS, TRANSFORMS, MODELS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS,
+ TASK_UTILS, METRICS, EVALUATORS, VISUALIZERS, VISBACKENDS,
+ BATCH_AUGMENTS) = [_child(name) for name in NAMES]
 
-__all__ = [
-    'SCOPE', 'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS',
-    'LOG_PROCESSORS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
-    'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATASETS',
-    'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS',
-    'WEIGHT_INITIALIZERS', 'TASK_UTILS', 'METRICS', 'EVALUATORS',
-    'VISUALIZERS', 'VISBACKENDS', 'BATCH_AUGMENTS'
-]
+__all__ = ['SCOPE', 'NAMES', *NAMES]

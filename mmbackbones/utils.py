@@ -4,16 +4,21 @@ One of each, so there is one way to do it:
 
 * :class:`InputError` -- the package's one error type for bad input that a
   tool reports as one line and exit status 2 (``mmbackbones.cli.common``
-  calls it ``ToolError``; ``DeployError`` is one);
-* :func:`load_config` -- read a config file, ``--cfg-options`` applied only
-  where their keys exist;
+  calls it ``ToolError``; every library error for bad input subclasses
+  it), and :class:`RunStopped` (exit status 3), both
+  :class:`ReportedError`;
+* :func:`config_file` / :func:`load_config` -- the config of a path or a
+  model name (``resnet50``: ``mmbackbones.list_models()``), read with
+  ``--cfg-options`` applied only where their keys exist;
 * :func:`flatten_tensors` / :func:`count_non_finite` /
   :func:`relative_error` -- compare the (nested) outputs of two models;
 * :func:`atomic_write` / :func:`atomic_path` -- write a file so that a crash
   leaves the old one or the new one, never half.
 
-This module imports nothing from the rest of the package (everything else
-may import it).
+This module imports nothing from the rest of the package when it is
+imported (everything else may import it); :func:`config_file` looks model
+names up in :mod:`mmbackbones.zoo` when called (the zoo imports only the
+standard library).
 
 Example:
     >>> relative_error([torch.ones(2)], (torch.ones(2), ))
@@ -32,11 +37,28 @@ import torch
 from mmengine.config import Config
 
 
-class InputError(Exception):
-    """Bad input (an argument, config, checkpoint...), refused before
-    anything was written; a tool prints the message as one line and exits
-    with :attr:`exit_code` (2, see ``mmbackbones.cli.common``)."""
+class ReportedError(Exception):
+    """An error that is not a bug: every tool prints its message as one
+    line (no traceback) and exits with its :attr:`exit_code` -- the one
+    rule of ``mmbackbones.cli.common``. Library code raises a subclass
+    without importing the tools."""
+    exit_code = 1
+
+
+class InputError(ReportedError):
+    """Bad input (an argument, config, checkpoint, dataset, a work dir in
+    use...), refused before anything was written: exit status 2. The
+    library's own "your input is bad" errors subclass it
+    (``CheckpointError``, ``WorkDirBusy``, ``DatasetError``,
+    ``BadSampleError``, ``DeployError``)."""
     exit_code = 2
+
+
+class RunStopped(ReportedError):
+    """A run that started and that a check stopped (a non-finite loss, a
+    rank that stopped answering; the message says where and why): exit
+    status 3."""
+    exit_code = 3
 
 
 # --------------------------------------------------------------------- #
@@ -71,16 +93,46 @@ def _check_key_exists(cfg: Config, dotted: str) -> None:
         walked.append(part)
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file, applying ``cfg_options`` (``--cfg-options``)
-    whose keys all exist.
+def config_file(spec: str) -> str:
+    """The config file that ``spec`` names: ``spec`` itself when it is a
+    file, else the config of the model name ``spec`` (what
+    ``mmbackbones.model_config`` gives: ``'resnet50'`` ->
+    ``configs/resnet.py``). What every tool's CONFIG argument takes.
 
     Raises:
-        InputError: no such file, a config that does not parse (syntax
-            error, bad import or base), or an option key it lacks.
+        InputError: ``spec`` is not a string, looks like a path (``.py`` or
+            a folder in it) but is no file, or is an unknown model name
+            (the message lists the closest names).
+
+    Example:
+        >>> osp.basename(config_file('resnet50'))
+        'resnet.py'
     """
-    if not osp.isfile(path):
-        raise InputError(f'config file not found: {path}')
+    if not isinstance(spec, str) or not spec:
+        raise InputError('the config must be a config file or a model name '
+                         f'(mmbackbones.list_models()), got {spec!r}')
+    if osp.isfile(spec):
+        return spec
+    if spec.endswith('.py') or os.sep in spec or '/' in spec:
+        raise InputError(f'config file not found: {spec}')
+    # Imported here: the zoo reads the package's configs folder.
+    from mmbackbones.zoo import model_config
+    try:
+        return model_config(spec)
+    except ValueError as err:  # unknown name: the closest names
+        raise InputError(f'{err}; nor is {spec!r} a config file') from None
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file -- or a model name's (see :func:`config_file`) --
+    applying ``cfg_options`` (``--cfg-options``) whose keys all exist.
+
+    Raises:
+        InputError: no such file or model name, a config that does not
+            parse (syntax error, bad import or base), or an option key it
+            lacks.
+    """
+    path = config_file(path)
     try:
         cfg = Config.fromfile(path)
     except Exception as err:  # syntax errors, bad imports, bad bases

@@ -48,3 +48,23 @@ def test_child_registries_find_parent_components_by_name():
     assert 'missing []' in result.stdout
     assert 'scope mmbackbones mmpretrain' in result.stdout
     assert 'built mmbackbones.models.backbones.shufflenet_v2' in result.stdout
+
+
+def test_each_registry_is_the_child_of_mmpretrains_of_its_name():
+    """registry.py builds its 21 registries from one list of names: each
+    name is bound to the child of mmpretrain's registry of that name (an
+    order slip would give e.g. MODELS the parent DATASETS), with scope
+    mmbackbones and our own locations after the parent's."""
+    from mmpretrain import registry as parents
+
+    import mmbackbones.registry as ours
+    assert len(set(ours.NAMES)) == len(ours.NAMES) == 21
+    assert set(ours.OWN_LOCATIONS) <= set(ours.NAMES)
+    for name in ours.NAMES:
+        child, parent = getattr(ours, name), getattr(parents, name)
+        assert child.parent is parent, name
+        assert (child.scope, child.name) == ('mmbackbones', parent.name)
+        assert list(child._locations) == list(parent._locations) + list(
+            ours.OWN_LOCATIONS.get(name, ())), name
+    assert ours.MODELS._locations[-1] == 'mmbackbones.models'
+    assert set(ours.__all__) == {'SCOPE', 'NAMES', *ours.NAMES}

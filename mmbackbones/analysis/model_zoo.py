@@ -38,7 +38,6 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Any, Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -101,26 +100,10 @@ def read_json(path: str, default: Any) -> Any:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write ``path`` via a temporary file and a rename (never half a
-    file)."""
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _readable(path: str) -> None:
-    # mkstemp makes the file 0600; a docs file is an ordinary 0644 one.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    """Write ``path`` atomically (``mmbackbones.utils.atomic_write``: a
+    temporary file, fsync, rename; never half a file)."""
+    from mmbackbones.utils import atomic_write
+    atomic_write(path, lambda f: f.write(data))
 
 
 def write_json(path: str, data: Any) -> None:
@@ -538,21 +521,17 @@ def plot(facts: Dict[str, Dict[str, Any]], data: Dict[str, Any],
                title='configs/')
     fig.subplots_adjust(right=0.86)
     fig.tight_layout(rect=(0, 0, 0.86, 1))
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix='.png')
-    os.close(fd)
+    from mmbackbones.utils import atomic_path
     try:
-        fig.savefig(tmp, dpi=110, metadata={'Software': None})
-        _readable(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # the name ends .tmp: say png
+            fig.savefig(tmp, format='png', dpi=110,
+                        metadata={'Software': None})
     finally:
         plt.close(fig)
-        if osp.exists(tmp):
-            os.unlink(tmp)
 
 
 # --------------------------------------------------------------------- #
-# tools/gen_model_zoo.py
+# What tools/gen_model_zoo.py (mmbackbones.cli.gen_model_zoo) runs
 # --------------------------------------------------------------------- #
 def generate(recount: bool = False, log=None) -> Dict[str, Any]:
     """Bring the computed facts up to date and return everything the page
@@ -608,52 +587,3 @@ def record_latencies(names: List[str], result: Dict[str, Any], steps: int,
         cpu=model, capability=torch.backends.cpu.get_cpu_capability(),
         threads=torch.get_num_threads(), torch=torch.__version__,
         steps=steps, load_1min=dict(min=min(loads), max=max(loads)))
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``python tools/gen_model_zoo.py [--check] [--recount] [--no-plot]``:
-    regenerate docs/model_zoo.md and docs/model_zoo.png (``--check``: only
-    say whether the committed page is up to date; exit 1 when not)."""
-    from mmbackbones.cli.common import ArgumentParser
-    parser = ArgumentParser(prog='gen_model_zoo.py',
-                            description=main.__doc__)
-    parser.add_argument('--check', action='store_true',
-                        help='write nothing; exit 1 if docs/model_zoo.md '
-                        'is not what the configs and data file give')
-    parser.add_argument('--recount', action='store_true',
-                        help='count every config again, not only changed '
-                        'ones')
-    parser.add_argument('--no-plot', action='store_true',
-                        help='do not redraw docs/model_zoo.png')
-    parser.add_argument('--measure-latency', nargs='*', metavar='CONFIG',
-                        help='time the deploy form of these configs (names '
-                        'as in the page; none: every config with a '
-                        'published top-1) and store the latencies')
-    parser.add_argument('--latency-steps', type=int, default=3,
-                        help='timed steps per model and format (default 3)')
-    args = parser.parse_args(argv)
-    if args.latency_steps < 1:
-        parser.error('--latency-steps must be at least 1')
-    result = generate(args.recount, log=print)
-    if args.measure_latency is not None and not args.check:
-        result['measured']['latency'] = record_latencies(
-            args.measure_latency, result, args.latency_steps, argv)
-        result['text'] = render(result['facts'], result['data'],
-                                result['measured'])
-    if args.check:
-        with open(DOC_FILE) as f:
-            same = f.read() == result['text']
-        stale = result['counted']
-        print(f'{osp.relpath(DOC_FILE, ROOT)} is '
-              f'{"up to date" if same and not stale else "out of date"}'
-              + (f' (configs changed: {stale})' if stale else '')
-              + ('' if same else f'; run {GENERATE_COMMAND}'))
-        return 0 if same and not stale else 1
-    write_json(MEASURED_FILE, result['measured'])
-    write_atomic(DOC_FILE, result['text'].encode())
-    print(f'wrote {osp.relpath(DOC_FILE, ROOT)} '
-          f'({len(result["facts"])} configs)')
-    if not args.no_plot:
-        plot(result['facts'], result['data'], result['measured'])
-        print(f'wrote {osp.relpath(PLOT_FILE, ROOT)}')
-    return 0

@@ -161,12 +161,14 @@ def build_reference(spec: str) -> nn.Module:
 
 
 def build_ours(config: str, cfg_options: dict = None) -> nn.Module:
-    """``model.backbone`` of one of our config files."""
+    """``model.backbone`` of one of our configs (a file or a model
+    name)."""
     import mmbackbones  # noqa: F401
-    from mmbackbones.cli.common import load_config
     from mmbackbones.registry import MODELS
-    # A missing or broken config, or an unknown --cfg-options key: one
-    # ToolError (exit 2), as in every tool.
+    from mmbackbones.utils import load_config
+
+    # A missing or broken config (or unknown model name), or an unknown
+    # --cfg-options key: one InputError (exit 2), as in every tool.
     cfg = load_config(config, cfg_options)
     backbone = cfg.get('model', {}).get('backbone')
     if backbone is None:

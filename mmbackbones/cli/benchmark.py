@@ -18,7 +18,7 @@ Examples::
 """
 import argparse
 import json
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -29,7 +29,10 @@ from mmbackbones.analysis.timing import (Timed, compare, make_runners,
                                          make_step, run_interleaved)
 
 __all__ = ['SPEC_HELP', 'build_ours', 'build_reference', 'parse_spec',
-           'make_step', 'make_runners', 'summarise', 'main']
+           'make_step', 'make_runners', 'summarise', 'deploy_speedup', 'main']
+
+#: Both memory formats: each model is reported in its faster one.
+MEMORY_FORMATS = ['contiguous_format', 'channels_last']
 
 _NOTE = """
 The timed step is only the backbone: no loss head, no optimizer step
@@ -45,14 +48,16 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def summarise(runners: List[Timed], models: Dict[str, nn.Module]) -> dict:
-    """Each model in its faster format, ``ratio`` ours / reference."""
+def summarise(runners: List[Timed], models: Dict[str, nn.Module],
+              labels: Tuple[str, str] = ('ours', 'reference')) -> dict:
+    """Each model in its faster format; ``ratio`` is the median step time
+    of ``labels[0]`` over ``labels[1]`` (below 1: the first is faster)."""
     best: Dict[str, Timed] = {}
     for runner in runners:
         if (runner.label not in best
                 or runner.median < best[runner.label].median):
             best[runner.label] = runner
-    versus = compare(best['ours'], best['reference'])
+    versus = compare(best[labels[0]], best[labels[1]])
     return dict(
         results=[
             dict(model=r.label, memory_format=r.info['memory_format'],
@@ -66,6 +71,32 @@ def summarise(runners: List[Timed], models: Dict[str, nn.Module]) -> dict:
         # On a busy machine the fastest steps are the least disturbed.
         min_ratio=versus['fastest_ratio'],
     )
+
+
+def deploy_speedup(original: nn.Module, deployed: nn.Module,
+                   inputs: torch.Tensor, warmup: int, steps: int) -> dict:
+    """Inference (eval, ``no_grad``) of a model's training form against
+    its deploy form on the CPU, interleaved, each in its faster memory
+    format: what tools/deploy.py prints and deploy_speed.py tabulates.
+
+    Returns:
+        ``{'original_ms', 'original_format', 'deployed_ms',
+        'deployed_format', 'speedup', 'fastest_speedup'}``: median step
+        times and formats, and original / deployed (above 1: the deploy
+        form is faster) of the median and of the fastest steps.
+    """
+    models = {'deployed': deployed, 'original': original}
+    runners = make_runners(models, inputs, 'infer', MEMORY_FORMATS,
+                           torch.device('cpu'), lambda: None)
+    run_interleaved(runners, warmup, steps)
+    summary = summarise(runners, models, labels=('deployed', 'original'))
+    result = dict(speedup=1 / summary['ratio'],
+                  fastest_speedup=1 / summary['min_ratio'])
+    for row in summary['results']:
+        if summary['best'][row['model']] == row['memory_format']:
+            result[f'{row["model"]}_ms'] = row['median_ms']
+            result[f'{row["model"]}_format'] = row['memory_format']
+    return result
 
 
 def format_table(summary: dict, names: Dict[str, str]) -> str:
@@ -93,38 +124,26 @@ def format_table(summary: dict, names: Dict[str, str]) -> str:
 # Command line
 # --------------------------------------------------------------------- #
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmengine.config import DictAction
-
-    from mmbackbones.cli.common import ArgumentParser
-    parser = ArgumentParser(
-        prog='benchmark.py',
-        description=__doc__,
-        epilog=SPEC_HELP + _NOTE,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='one of our config files; its '
-                        'model.backbone is benchmarked')
+    from mmbackbones.cli.common import (ArgumentParser, add_cfg_options,
+                                        add_config_argument,
+                                        add_timing_options, at_least)
+    parser = ArgumentParser(prog='benchmark.py', description=__doc__,
+                            epilog=SPEC_HELP + _NOTE)
+    add_config_argument(parser, 'ours (its model.backbone is benchmarked)')
     parser.add_argument('--reference', required=True, metavar='SPEC',
                         help='the reference backbone (see below)')
-    parser.add_argument('--batch', type=int, default=8,
+    parser.add_argument('--batch', type=at_least(1), default=8,
                         help='batch size (default: 8)')
-    parser.add_argument('--size', type=int, default=224,
+    parser.add_argument('--size', type=at_least(1), default=224,
                         help='input height and width (default: 224)')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='torch intra-op threads (default: 2)')
-    parser.add_argument('--steps', type=int, default=10,
-                        help='timed steps per model and format (default: '
-                        '10)')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed steps per model and format first '
-                        '(default: 3)')
+    add_timing_options(parser, steps=10, warmup=3)
     parser.add_argument('--mode', choices=('train', 'infer'),
                         default='train',
                         help='train: forward + backward of the summed '
                         'features in train mode; infer: eval mode, no_grad '
                         '(default: train)')
     parser.add_argument('--memory-formats', nargs='+',
-                        choices=('contiguous_format', 'channels_last'),
-                        default=['contiguous_format', 'channels_last'],
+                        choices=MEMORY_FORMATS, default=MEMORY_FORMATS,
                         help='memory formats to try (default: both)')
     parser.add_argument('--device', default='cpu',
                         help='torch device (default: cpu)')
@@ -135,18 +154,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='flush denormal floats to zero: the two models have different '
         'random weights, and denormals in one of them alone skew the ratio '
         'by about 1%% on CPU')
-    parser.add_argument('--json', metavar='FILE',
-                        help='also write the results to FILE as JSON')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (e.g. '
-                        'model.backbone.depth=101)')
-    args = parser.parse_args(argv)
-    for name in ('batch', 'size', 'threads', 'steps'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name} must be at least 1')
-    if args.warmup < 0:
-        parser.error('--warmup must be at least 0')
-    return args
+    add_cfg_options(parser)
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:

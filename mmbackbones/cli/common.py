@@ -17,13 +17,16 @@ exit-status rule of every tool:
 * ``130`` / ``143`` -- interrupted by SIGINT / SIGTERM, one line;
 * ``1`` -- anything else: a bug, with Python's traceback.
 
-The one error type for bad input is :class:`ToolError`
-(``mmbackbones.utils.InputError``: library code raises it without importing
-the tools; ``DeployError`` is one). The library's other "your input is
-bad" errors (``CheckpointError``, ``WorkDirBusy``, ``DatasetError``,
-``BadSampleError``) and ``NonFiniteLossError`` (a stopped run) are mapped
-in :func:`_expected_errors` / :func:`_exit_code`. Configs are read by the
-one :func:`load_config` (``mmbackbones.utils``).
+Which errors are which is stated once, by class, in ``mmbackbones.utils``:
+every :class:`~mmbackbones.utils.ReportedError` is one line and its
+``exit_code``. Bad input is an :class:`~mmbackbones.utils.InputError`
+(here also called :class:`ToolError`), and so is each library error that
+is the user's input (``CheckpointError``, ``WorkDirBusy``,
+``DatasetError``, ``BadSampleError``, ``DeployError``); a stopped run is a
+:class:`~mmbackbones.utils.RunStopped` (``NonFiniteLossError`` is one).
+Every tool's CONFIG is a config file or a model name (``resnet50``, see
+``mmbackbones.list_models()``), read by the one :func:`load_config`
+(``mmbackbones.utils``).
 """
 import argparse
 import os
@@ -41,7 +44,8 @@ from mmbackbones.converters.base import describe_mismatch
 from mmbackbones.engine.checkpoint import (CheckpointError,
                                            load_checkpoint_file)
 # load_config is the tools' too (imported from here by them).
-from mmbackbones.utils import InputError, load_config  # noqa: F401
+from mmbackbones.utils import (InputError, ReportedError,  # noqa: F401
+                               RunStopped, config_file, load_config)
 
 DEMO_COMMAND = 'python tools/train.py configs/demo/shufflenet_v2_digits.py'
 
@@ -78,39 +82,19 @@ EXIT_TERMINATED = 143
 ToolError = InputError
 
 
-class RunStopped(ToolError):
-    """A run that a check stopped (the message says where and why)."""
-    exit_code = EXIT_RUN_STOPPED
-
-
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors are a :class:`ToolError` (one line, exit 2)
-    instead of the usage text plus a line; ``--help`` still prints it."""
+    instead of the usage text plus a line; ``--help`` still prints it.
+    Descriptions keep their line breaks (they are the tools' docstrings,
+    with examples)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class',
+                          argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise ToolError(f'{message} (see {self.prog} --help)')
-
-
-def _expected_errors() -> Tuple[type, ...]:
-    """Errors that are the user's input or a stopped run, not a bug: every
-    :class:`ToolError` (``DeployError`` included) and the library errors
-    that are not one yet (imported lazily: the engine is not needed to
-    print a usage error)."""
-    from mmbackbones.datasets.checked import BadSampleError, DatasetError
-    from mmbackbones.engine.hooks import NonFiniteLossError
-    from mmbackbones.engine.runner import WorkDirBusy
-    return (ToolError, CheckpointError, WorkDirBusy, DatasetError,
-            BadSampleError, NonFiniteLossError)
-
-
-def _exit_code(err: BaseException) -> int:
-    """The error's ``exit_code`` (ToolError: 2, RunStopped: 3); a
-    NonFiniteLossError stopped a run (3); the other expected errors are
-    bad input (2)."""
-    from mmbackbones.engine.hooks import NonFiniteLossError
-    if isinstance(err, NonFiniteLossError):
-        return EXIT_RUN_STOPPED
-    return getattr(err, 'exit_code', EXIT_BAD_INPUT)
 
 
 def call_tool(main: Callable[[Optional[Sequence[str]]], Any],
@@ -138,15 +122,29 @@ def call_tool(main: Callable[[Optional[Sequence[str]]], Any],
     except Terminated as err:
         print(f'{prog}: {err}', file=sys.stderr)
         return EXIT_TERMINATED
-    except _expected_errors() + tuple(bad_input) as err:
-        from mmbackbones.datasets.checked import BadSampleError
-        if isinstance(err, BadSampleError):  # maybe a worker's traceback
-            text = BadSampleError.summary(err)
-        else:
-            text = str(err).strip() or type(err).__name__
-        print(f'{prog}: error: {text}', file=sys.stderr)
-        return _exit_code(err)
+    except (ReportedError, ) + tuple(bad_input) as err:
+        # A DataLoader worker re-raises its error with the worker's
+        # traceback in the message: the line after the last 'Name: '.
+        print(f'{prog}: error: {one_line(err)}', file=sys.stderr)
+        return getattr(err, 'exit_code', EXIT_BAD_INPUT)
     return EXIT_OK
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` as a tool prints it: stripped, and where a
+    DataLoader worker put its traceback in front (``...Name: message``),
+    only what follows the last ``Name: ``; its type name when empty.
+
+    Example:
+        >>> one_line(ToolError('  bad --shape  '))
+        'bad --shape'
+    """
+    text = str(err).strip()
+    marker = f'{type(err).__name__}: '
+    if '\n' in text and marker in text:
+        text = text[text.rindex(marker) + len(marker):].strip()
+        text = text.splitlines()[0] if text else ''
+    return text or type(err).__name__
 
 
 def run_tool(main: Callable[[Optional[Sequence[str]]], Any],
@@ -192,6 +190,114 @@ def sigterm_as_exception():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# --------------------------------------------------------------------- #
+# Arguments that several tools take: declared and checked once here
+# --------------------------------------------------------------------- #
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``minimum``; else
+    argparse's one-line error ``argument --steps: must be a whole number
+    >= 1, got 0``.
+
+    Example:
+        >>> at_least(1)('3')
+        3
+    """
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(
+                f'must be a whole number >= {minimum}, got {text!r}')
+        return value
+
+    return whole_number
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a number above 0 (a tolerance).
+
+    Example:
+        >>> positive_float('1e-5')
+        1e-05
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(
+            f'must be a number above 0, got {text!r}')
+    return value
+
+
+def add_config_argument(parser, what: str = 'the config',
+                        option: bool = False,
+                        checkpoint: Optional[str] = None) -> None:
+    """The CONFIG argument (a required ``--config`` with ``option=True``):
+    a config file or a model name, read by :func:`load_config`; with
+    ``checkpoint`` (its help) the CHECKPOINT argument after it."""
+    names, extra = (['--config'], dict(required=True)) if option else (
+        ['config'], {})
+    parser.add_argument(*names, metavar='CONFIG', **extra,
+                        help=f'{what}: a config file, or a model name of '
+                        'mmbackbones.list_models() (e.g. resnet50)')
+    if checkpoint:
+        parser.add_argument('checkpoint', metavar='CHECKPOINT',
+                            help=checkpoint)
+
+
+def add_switches(parser, switches: dict) -> None:
+    """On/off options (``store_true``): ``{'--check': help, ...}``."""
+    for option, text in switches.items():
+        parser.add_argument(option, action='store_true', help=text)
+
+
+class _ImageSize(argparse.Action):
+    """``--shape S`` or ``--shape H W`` (positive), stored as ``(H, W)``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) not in (1, 2) or min(values) < 1:
+            parser.error(f'{option_string} takes one or two positive '
+                         f'sizes (S, or H W), got '
+                         f'{" ".join(map(str, values))}')
+        setattr(namespace, self.dest, tuple(values * (3 - len(values))))
+
+
+def add_shape_option(parser, default: Optional[int], what: str) -> None:
+    """``--shape S`` or ``--shape H W``: the input size, as ``(H, W)``
+    (``(default, default)``; ``None`` when there is no default)."""
+    shown = "the config's test crop" if default is None else default
+    parser.add_argument(
+        '--shape', type=int, nargs='+', action=_ImageSize, metavar='SIZE',
+        default=None if default is None else (default, default),
+        help=f'input height [width] {what} (default: {shown})')
+
+
+def add_rtol_option(parser, default: float, what: str) -> None:
+    """``--rtol``: the largest relative error a verification accepts."""
+    parser.add_argument('--rtol', type=positive_float, default=default,
+                        help=f'largest relative error accepted {what} '
+                        f'(default: {default:g})')
+
+
+def add_timing_options(parser, steps: int, warmup: int,
+                       steps_option: str = '--steps') -> None:
+    """What every speed tool takes: ``--threads``, the timed and warm-up
+    steps per model (and memory format), ``--json``."""
+    parser.add_argument('--threads', type=at_least(1), default=2,
+                        help='torch intra-op threads (default: 2)')
+    parser.add_argument(steps_option, type=at_least(1), default=steps,
+                        help='timed steps per model and memory format '
+                        f'(default: {steps})')
+    parser.add_argument('--warmup', type=at_least(0), default=warmup,
+                        help='untimed steps of each first (default: '
+                        f'{warmup})')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results to FILE as JSON')
 
 
 def add_cfg_options(parser) -> None:

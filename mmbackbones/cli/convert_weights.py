@@ -48,8 +48,9 @@ from mmbackbones.engine.checkpoint import (atomic_write,
                                            load_checkpoint_file,
                                            save_checkpoint_file)
 from mmbackbones.registry import MODELS
-from .common import (ArgumentParser, ToolError, add_cfg_options, load_config,
-                     run_tool)
+from .common import (ArgumentParser, ToolError, add_cfg_options,
+                     add_config_argument, add_rtol_option, at_least,
+                     config_file, load_config, run_tool)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -59,8 +60,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'writes OUT and the matching config beside it (OUT stem + .py).')
     parser.add_argument('--source', required=True, choices=SOURCES,
                         help='where the weights come from')
-    parser.add_argument('--config', required=True,
-                        help='config whose model.backbone receives them')
+    add_config_argument(parser, 'the config whose model.backbone receives '
+                        'them', option=True)
     parser.add_argument('input', help='source checkpoint (.pth)')
     parser.add_argument('output', help='converted checkpoint to write')
     parser.add_argument('--source-model', metavar='NAME',
@@ -72,18 +73,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-verify', action='store_true',
                         help='do not run the source model to check the '
                         'conversion')
-    parser.add_argument('--rtol', type=float, default=1e-5,
-                        help='largest relative error of the features '
-                        'accepted in the verification (default: 1e-5)')
-    parser.add_argument('--verify-size', type=int, default=64,
+    add_rtol_option(parser, 1e-5, 'between the features in the '
+                    'verification')
+    parser.add_argument('--verify-size', type=at_least(1), default=64,
                         metavar='PIXELS',
                         help='input height and width of the verification '
                         "(default: 64, or the backbone's minimum)")
     add_cfg_options(parser)
-    args = parser.parse_args(argv)
-    if args.rtol <= 0 or args.verify_size < 1:
-        parser.error('--rtol and --verify-size must be positive')
-    return args
+    return parser.parse_args(argv)
 
 
 def output_paths(args) -> tuple:
@@ -210,6 +207,7 @@ def _verify(args, backbone, backbone_cfg, converted, source_model,
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
+    args.config = config_file(args.config)  # a model name: its file
     out_pth, out_py = output_paths(args)
     cfg = load_config(args.config, args.cfg_options)
     checkpoint = load_checkpoint_file(args.input)

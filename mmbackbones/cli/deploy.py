@@ -2,6 +2,8 @@
 
     python tools/deploy.py CONFIG CHECKPOINT --out OUT.pth [--onnx OUT.onnx]
 
+(CONFIG: a config file or a model name, e.g. ``repvgg_a0``)
+
 writes ``OUT.pth`` (the deploy weights) and ``OUT.py`` (the training config
 with the model in deploy form): ``MODELS.build(Config.fromfile('OUT.py')
 .model)`` and a strict ``load_state_dict`` of ``OUT.pth`` (it loads with
@@ -25,61 +27,42 @@ from typing import List, Optional
 
 import torch
 
-from .common import ArgumentParser, run_tool
+from .common import (ArgumentParser, add_config_argument, add_rtol_option,
+                     add_shape_option, add_switches, at_least, run_tool)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = ArgumentParser(
-        prog='deploy.py',
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='the training config')
-    parser.add_argument('checkpoint', help='the trained checkpoint')
+    parser = ArgumentParser(prog='deploy.py', description=__doc__)
+    add_config_argument(parser, 'the training config',
+                        checkpoint='the trained checkpoint')
     parser.add_argument('--out', required=True, metavar='OUT.pth',
                         help='deploy weights; the deploy config goes to '
                         'OUT.py beside them')
     parser.add_argument('--onnx', metavar='OUT.onnx',
                         help='also export the deploy model to ONNX (dynamic '
                         'batch size) and check it with ONNX Runtime')
-    parser.add_argument('--no-fuse', action='store_true',
-                        help='only switch the re-parameterisable blocks; do '
-                        'not fold Conv -> BN pairs')
-    parser.add_argument('--shape', type=int, nargs='+', default=[224],
-                        metavar='SIZE',
-                        help='input height [width] of the verification, '
-                        'the export and the timing (default: 224)')
-    parser.add_argument('--rtol', type=float, default=1e-5,
-                        help='largest relative error accepted between the '
-                        'deploy and the original model (default: 1e-5)')
-    parser.add_argument('--speed-steps', type=int, default=5,
+    add_switches(parser, {'--no-fuse': 'only switch the re-parameterisable '
+                          'blocks; do not fold Conv -> BN pairs'})
+    add_shape_option(parser, 224, 'of the verification, the export and the '
+                     'timing')
+    add_rtol_option(parser, 1e-5, 'between the deploy and the original '
+                    'model')
+    parser.add_argument('--speed-steps', type=at_least(0), default=5,
                         help='timed inference steps per model and memory '
                         'format, batch 1 (default: 5; 0: do not time)')
-    args = parser.parse_args(argv)
-    if len(args.shape) not in (1, 2) or min(args.shape) < 1:
-        parser.error('--shape takes one or two positive sizes')
-    if args.speed_steps < 0:
-        parser.error('--speed-steps must be at least 0')
-    return args
+    return parser.parse_args(argv)
 
 
 def measure_speedup(original: torch.nn.Module, deployed: torch.nn.Module,
                     inputs: torch.Tensor, steps: int) -> str:
-    """Interleaved inference timing of both forms, each in its faster
-    memory format (mmbackbones.analysis.timing)."""
-    from mmbackbones.analysis.timing import make_runners, run_interleaved
-    from .benchmark import summarise
-    models = {'ours': deployed, 'reference': original}
-    runners = make_runners(models, inputs, 'infer',
-                           ['contiguous_format', 'channels_last'],
-                           torch.device('cpu'), lambda: None)
-    run_interleaved(runners, warmup=1, rounds=steps)
-    summary = summarise(runners, models)
-    medians = {r['model']: r['median_ms'] for r in summary['results']
-               if summary['best'][r['model']] == r['memory_format']}
-    return (f'inference speed-up {1 / summary["ratio"]:.2f}x: original '
-            f'{medians["reference"]:.1f} ms ({summary["best"]["reference"]}'
-            f'), deploy {medians["ours"]:.1f} ms ({summary["best"]["ours"]}'
-            f'), batch {inputs.shape[0]}, {tuple(inputs.shape[2:])}, '
+    """The line this tool prints: interleaved inference timing of both
+    forms, each in its faster memory format (benchmark.deploy_speedup)."""
+    from .benchmark import deploy_speedup
+    r = deploy_speedup(original, deployed, inputs, warmup=1, steps=steps)
+    return (f'inference speed-up {r["speedup"]:.2f}x: original '
+            f'{r["original_ms"]:.1f} ms ({r["original_format"]}), deploy '
+            f'{r["deployed_ms"]:.1f} ms ({r["deployed_format"]}), batch '
+            f'{inputs.shape[0]}, {tuple(inputs.shape[2:])}, '
             f'{torch.get_num_threads()} threads, median of {steps} steps')
 
 
@@ -94,11 +77,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     # Building models logs at INFO level; this tool says what matters.
     MMLogger.get_current_instance().setLevel(logging.WARNING)
 
-    shape = args.shape * 2 if len(args.shape) == 1 else args.shape
     # A DeployError (refusal, nothing written) is exit status 2.
     result = deploy_checkpoint(
         args.config, args.checkpoint, args.out, onnx=args.onnx,
-        fuse=not args.no_fuse, shape=shape, rtol=args.rtol)
+        fuse=not args.no_fuse, shape=args.shape, rtol=args.rtol)
     info = result.info
     print(f'switched {len(info.reparameterized)} re-parameterisable '
           f'module(s), fused {len(info.fused)} Conv -> BN pair(s)')

@@ -23,57 +23,33 @@ from typing import List, Optional
 
 import torch
 
-from mmbackbones.analysis.timing import make_runners, run_interleaved
-
-from .benchmark import summarise
+from .benchmark import deploy_speedup
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mmbackbones.cli.common import ArgumentParser
-    parser = ArgumentParser(
-        prog='deploy_speed.py',
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from mmbackbones.cli.common import (ArgumentParser, add_timing_options,
+                                        at_least)
+    parser = ArgumentParser(prog='deploy_speed.py', description=__doc__)
     parser.add_argument('backbones', nargs='*', metavar='TYPE',
                         help='registry types to measure (default: all)')
-    parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--size', type=int, default=224)
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--steps', type=int, default=10,
-                        help='timed steps per model and format')
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--json', metavar='FILE',
-                        help='also write the results to FILE')
-    args = parser.parse_args(argv)
-    for name in ('batch', 'size', 'threads', 'steps'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name} must be at least 1')
-    return args
+    parser.add_argument('--batch', type=at_least(1), default=8)
+    parser.add_argument('--size', type=at_least(1), default=224)
+    add_timing_options(parser, steps=10, warmup=2)
+    return parser.parse_args(argv)
 
 
 def measure(cfg: dict, args: argparse.Namespace) -> dict:
+    """One backbone config: its deploy form against its training form
+    (:func:`~mmbackbones.cli.benchmark.deploy_speedup`)."""
     from mmbackbones.deploy import convert_to_deploy
     from mmbackbones.registry import MODELS
     model = MODELS.build(copy.deepcopy(cfg)).eval()
     x = torch.rand(args.batch, model.in_channels, args.size, args.size)
     deployed = copy.deepcopy(model)
     info = convert_to_deploy(deployed, x[:1])
-    models = {'ours': deployed, 'reference': model}
-    runners = make_runners(models, x, 'infer',
-                           ['contiguous_format', 'channels_last'],
-                           torch.device('cpu'), lambda: None)
-    run_interleaved(runners, args.warmup, args.steps)
-    summary = summarise(runners, models)
-    best = {r['model']: r for r in summary['results']
-            if summary['best'][r['model']] == r['memory_format']}
-    return dict(
-        reparameterized=len(info.reparameterized), fused=len(info.fused),
-        train_ms=best['reference']['median_ms'],
-        train_format=best['reference']['memory_format'],
-        deploy_ms=best['ours']['median_ms'],
-        deploy_format=best['ours']['memory_format'],
-        speedup=1 / summary['ratio'], fastest_step_speedup=1 /
-        summary['min_ratio'])
+    row = deploy_speedup(model, deployed, x, args.warmup, args.steps)
+    return dict(reparameterized=len(info.reparameterized),
+                fused=len(info.fused), **row)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -101,10 +77,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
                    if where != 'defaults' else where)
         results[name] = dict(variant=variant, **row)
         short = {'contiguous_format': 'c', 'channels_last': 'cl'}
-        print(f'{name:<13} {variant:<30} '
-              f'{row["train_ms"]:>11.1f} ({short[row["train_format"]]:>2}) '
-              f'{row["deploy_ms"]:>11.1f} ({short[row["deploy_format"]]:>2}) '
-              f'{row["speedup"]:>7.2f}x {row["fastest_step_speedup"]:>7.2f}x',
+        cells = ' '.join(
+            f'{row[f"{form}_ms"]:>11.1f} ({short[row[f"{form}_format"]]:>2})'
+            for form in ('original', 'deployed'))
+        print(f'{name:<13} {variant:<30} {cells} '
+              f'{row["speedup"]:>7.2f}x {row["fastest_speedup"]:>7.2f}x',
               flush=True)
     print('(c: contiguous, cl: channels_last -- the faster format of each)')
     if args.json:

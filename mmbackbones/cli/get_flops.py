@@ -13,24 +13,23 @@ output of mmpretrain's ``tools/analysis_tools/get_flops.py`` per part:
 
 FLOPs are multiply-adds (mmengine's counter, fvcore's convention: see
 :mod:`mmbackbones.analysis.complexity`). The default shape is the config's
-test crop. ``--deploy`` counts the inference structure (RepVGG
-re-parameterised), ``--counter meta`` counts without running the model.
+test crop. CONFIG may be a model name (``get_flops.py resnet50``, see
+``mmbackbones.list_models()``). ``--deploy`` counts the inference
+structure (RepVGG re-parameterised), ``--counter meta`` counts without
+running the model.
 """
 import argparse
 from typing import List, Optional
 
 from mmbackbones.cli.common import (ArgumentParser, ToolError, add_cfg_options,
+                                    add_config_argument, add_shape_option,
                                     load_config, run_tool)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = ArgumentParser(
-        prog='get_flops.py', description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--shape', type=int, nargs='+', metavar='N',
-                        help='input size: S (S x S) or H W (default: the '
-                        "config's test crop)")
+    parser = ArgumentParser(prog='get_flops.py', description=__doc__)
+    add_config_argument(parser)
+    add_shape_option(parser, None, 'of one image')
     parser.add_argument('--deploy', action='store_true',
                         help='count the inference structure: '
                         're-parameterisable blocks switched (RepVGG)')
@@ -40,12 +39,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'default) or the meta-device counter (same totals, '
                         'runs nothing)')
     add_cfg_options(parser)
-    args = parser.parse_args(argv)
-    if args.shape is not None and (len(args.shape) not in (1, 2) or min(
-            args.shape) < 1):
-        parser.error('--shape takes one or two positive integers (S, or H '
-                     f'W), got {" ".join(map(str, args.shape))}')
-    return args
+    return parser.parse_args(argv)
 
 
 def _size(n: Optional[int], unit: str = '') -> str:
@@ -85,7 +79,7 @@ def main(argv: Optional[List[str]] = None):
         raise ToolError(f'{args.config}: the config has no model dict')
     try:
         result = config_complexity(
-            cfg, tuple(args.shape) if args.shape else None,
+            cfg, args.shape,
             reparameterize=args.deploy, counter=args.counter)
     except RuntimeError as err:  # e.g. an input too small for the model
         raise ToolError(f'--shape {args.shape}: the model cannot run at '

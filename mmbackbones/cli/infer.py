@@ -23,16 +23,15 @@ import argparse
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
-from .common import ArgumentParser, ToolError, check_checkpoint_arg, run_tool
+from .common import (ArgumentParser, ToolError, add_config_argument,
+                     check_checkpoint_arg, run_tool)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = ArgumentParser(
         prog='infer.py',
         description='Top-k classes of images with a config and checkpoint.')
-    parser.add_argument('config', help='config file, or a model name of '
-                        'mmbackbones.list_models() (e.g. resnet50)')
-    parser.add_argument('checkpoint', help='checkpoint file (ours or '
+    add_config_argument(parser, checkpoint='checkpoint file (ours or '
                         "mmpretrain's; others with --source)")
     parser.add_argument('images', nargs='+', metavar='IMAGE',
                         help='image files')

@@ -1,5 +1,8 @@
 """``python tools/test.py CONFIG CHECKPOINT``: evaluate a checkpoint.
 
+CONFIG is a config file or a model name (``resnet50``, see
+``mmbackbones.list_models()``).
+
 The checkpoint is read with ``weights_only=True`` and loaded strictly: a
 checkpoint of another architecture is refused with the mismatched keys.
 """
@@ -11,8 +14,8 @@ from mmengine.model import is_model_wrapper
 
 from mmbackbones.engine.checkpoint import load_checkpoint_file
 from .common import (ArgumentParser, ToolError, add_cfg_options,
-                     check_datasets, check_run_config, checkpoint_fits,
-                     load_run_config, run_tool)
+                     add_config_argument, check_datasets, check_run_config,
+                     checkpoint_fits, load_run_config, run_tool)
 from .runner import build_runner, setup_launcher
 
 
@@ -20,8 +23,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = ArgumentParser(
         prog='test.py',
         description='Evaluate a checkpoint on the config\'s test set.')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file (.pth)')
+    add_config_argument(parser, checkpoint='checkpoint file (.pth)')
     parser.add_argument('--work-dir', help='where the test log goes')
     add_cfg_options(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],

@@ -274,14 +274,11 @@ def deploy_form(model: nn.Module, memory_format: str, shape: int,
 # Command line
 # --------------------------------------------------------------------- #
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from mmengine.config import DictAction
-
     from mmbackbones.engine import MEMORY_FORMATS
-    from .common import ArgumentParser
-    parser = ArgumentParser(
-        prog='train_speed.py', description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='one of our config files')
+    from .common import (ArgumentParser, add_cfg_options, add_config_argument,
+                         add_timing_options, at_least)
+    parser = ArgumentParser(prog='train_speed.py', description=__doc__)
+    add_config_argument(parser, 'ours')
     parser.add_argument(
         '--against', default='auto',
         choices=('auto', 'mmpretrain', 'timm', 'torchvision', 'self'),
@@ -290,40 +287,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--reference', metavar='SPEC',
                         help='a reference backbone SPEC instead (see '
                         'tools/analysis/benchmark.py --help)')
-    parser.add_argument('--amp', action='store_true',
-                        help="ours with tools/train.py's --amp")
-    parser.add_argument('--compile', nargs='?', const='inductor',
-                        metavar='BACKEND',
-                        help="ours with tools/train.py's --compile")
-    parser.add_argument('--memory-format', choices=('auto', ) +
-                        MEMORY_FORMATS, default=None,
-                        help="ours with tools/train.py's --memory-format "
-                        '(default: auto, the family\'s measured default)')
+    # Ours is built as tools/train.py builds it with these options.
+    for option, extra in (('--amp', dict(action='store_true')),
+                          ('--compile', dict(nargs='?', const='inductor',
+                                             metavar='BACKEND')),
+                          ('--memory-format', dict(
+                              choices=('auto', ) + MEMORY_FORMATS,
+                              default=None))):
+        parser.add_argument(option, **extra,
+                            help=f"ours with tools/train.py's {option}")
     parser.add_argument('--mode', choices=('train', 'infer'),
                         default='train')
-    parser.add_argument('--batch-size', type=int, default=8,
+    parser.add_argument('--batch-size', type=at_least(1), default=8,
                         help='train batch size (default 8; infer measures '
                         'batch 1 and --infer-batch)')
-    parser.add_argument('--infer-batch', type=int, default=32)
-    parser.add_argument('--shape', type=int, default=160,
+    parser.add_argument('--infer-batch', type=at_least(1), default=32)
+    parser.add_argument('--shape', type=at_least(1), default=160,
                         help='image height and width (default 160)')
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--rounds', type=int, default=8,
-                        help='timed steps of each (default 8)')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed steps of each first (default 2; '
-                        '--compile compiles in them)')
-    parser.add_argument('--json', metavar='FILE',
-                        help='also write the results to FILE')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    args = parser.parse_args(argv)
-    for name in ('batch_size', 'infer_batch', 'shape', 'threads', 'rounds'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be at least 1')
-    if args.warmup < 0:
-        parser.error('--warmup must be at least 0')
-    return args
+    add_timing_options(parser, steps=8, warmup=2, steps_option='--rounds')
+    add_cfg_options(parser)
+    return parser.parse_args(argv)
 
 
 def _params(model: nn.Module) -> int:

@@ -15,24 +15,18 @@ from typing import Any, List, Optional, Sequence
 
 from torch.utils.data import Dataset
 
-
-class DatasetError(ValueError):
-    """A dataset that cannot be used as configured (the message says why)."""
+from mmbackbones.utils import InputError
 
 
-class BadSampleError(RuntimeError):
-    """A sample that cannot be loaded; the message names its file."""
+class DatasetError(InputError, ValueError):
+    """A dataset that cannot be used as configured (the message says why):
+    bad input, exit status 2 in every tool."""
 
-    @staticmethod
-    def summary(err: BaseException) -> str:
-        """The one-line message, also when a DataLoader worker re-raised
-        it with the worker's traceback in front."""
-        text = str(err)
-        marker = f'{BadSampleError.__name__}: '
-        if marker in text:
-            text = text[text.rindex(marker) + len(marker):]
-        lines = text.strip().splitlines()
-        return lines[0] if lines else type(err).__name__
+
+class BadSampleError(InputError, RuntimeError):
+    """A sample that cannot be loaded; the message names its file. Bad
+    input (exit status 2); a tool prints the message's last line when a
+    DataLoader worker re-raised it (``mmbackbones.cli.common.one_line``)."""
 
 
 def _sample_file(dataset: Any, index: int) -> Optional[str]:

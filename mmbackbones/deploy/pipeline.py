@@ -19,7 +19,8 @@ from mmengine.registry import init_default_scope
 from mmbackbones.converters.base import describe_mismatch, unwrap_state_dict
 from mmbackbones.engine import (CheckpointError, load_checkpoint_file,
                                 save_checkpoint_file)
-from mmbackbones.utils import InputError, atomic_write, load_config
+from mmbackbones.utils import (InputError, atomic_write, config_file,
+                               load_config)
 from .config import config_text, deploy_config
 from .convert import DeployInfo, convert_to_deploy
 from .onnx import check_onnx, export_onnx
@@ -237,11 +238,19 @@ def deploy_checkpoint(config: str,
     (with ``onnx``) that ONNX Runtime equals PyTorch to ``onnx_rtol`` at
     another batch size than the export's.
 
+    ``config`` is a config file or a model name (``'repvgg_a0'``:
+    ``mmbackbones.list_models()``).
+
     Raises:
-        DeployError: any refusal (bad paths, a checkpoint of another
-            architecture, an unsafe or corrupt file, a deploy model that
-            differs); nothing has been written then.
+        DeployError: any refusal (bad paths, an unknown config or model
+            name, a checkpoint of another architecture, an unsafe or
+            corrupt file, a deploy model that differs); nothing has been
+            written then.
     """
+    try:
+        config = config_file(config)
+    except InputError as err:  # the zoo's closest names
+        raise DeployError(str(err)) from None
     out_pth, out_py = deploy_paths(out)
     outputs = [out_pth, out_py] + ([onnx] if onnx else [])
     check_output_paths([('config', config), ('checkpoint', checkpoint)],

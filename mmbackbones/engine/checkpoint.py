@@ -22,8 +22,10 @@ import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
+from mmbackbones.utils import InputError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(InputError, ValueError):
     """A checkpoint file that cannot be used (unsafe, corrupt, mismatched)."""
 
 

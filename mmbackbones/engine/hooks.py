@@ -40,6 +40,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import FUNCTIONS
 
 from mmbackbones.registry import HOOKS
+from mmbackbones.utils import RunStopped
 from .checkpoint import atomic_write
 
 
@@ -117,7 +118,7 @@ class _DeferredRemovals:
         self.pending.append(('rmtree', path))
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(RunStopped, RuntimeError):
     """Training stopped at a NaN / inf loss (the message says where)."""
 
 

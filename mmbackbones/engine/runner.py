@@ -33,7 +33,7 @@ from mmengine.runner import BaseLoop, Runner
 from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
                                           check_same_classes, class_folders)
 from mmbackbones.registry import RUNNERS
-from mmbackbones.utils import fsync_dir, fsync_file
+from mmbackbones.utils import InputError, fsync_dir, fsync_file
 from .checkpoint import atomic_write
 from .memory_format import check_memory_format, to_memory_format
 
@@ -43,7 +43,7 @@ LOCK_NAME = '.mmbackbones.lock'
 _TEMP_FILE = re.compile(r'^\..+\.[A-Za-z0-9_]{8,32}\.tmp$')
 
 
-class WorkDirBusy(RuntimeError):
+class WorkDirBusy(InputError, RuntimeError):
     """Another live process holds the work dir's lock."""
 
 

@@ -77,3 +77,23 @@ def test_reference_features_and_train_step():
     step = timing.make_step(mm, torch.rand(2, 3, 32, 32), 'train', lambda: 0)
     step()
     assert all(p.grad is not None for p in mm.parameters())
+
+
+def test_deploy_speed_times_the_deploy_form_against_the_training_form(
+        tmp_path):
+    """tools/analysis/deploy_speed.py and tools/deploy.py time through the
+    one routine, benchmark.deploy_speedup (neutral labels: original,
+    deployed)."""
+    from mmbackbones.cli import deploy_speed
+    out = tmp_path / 'speed.json'
+    results = deploy_speed.main([
+        'RepVGG', '--batch', '1', '--size', '32', '--steps', '2',
+        '--warmup', '0', '--threads', '1', '--json', str(out)])
+    row = results['RepVGG']
+    assert row['reparameterized'] > 0
+    formats = {'contiguous_format', 'channels_last'}
+    assert {row['original_format'], row['deployed_format']} <= formats
+    assert row['speedup'] == pytest.approx(
+        row['original_ms'] / row['deployed_ms'])
+    assert row['fastest_speedup'] > 0
+    assert json.loads(out.read_text())['results']['RepVGG'] == row

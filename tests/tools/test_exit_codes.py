@@ -37,6 +37,28 @@ BAD_ARGUMENTS = {
 }
 
 
+def test_every_python_tool_is_a_shim_over_the_package():
+    """tools/*.py hold no logic (issue 15, §2): a docstring, ``from
+    mmbackbones.cli.<module> import cli`` and ``if __name__ ==
+    '__main__': cli()`` -- nothing else, so the code is importable,
+    tested and documented in one place."""
+    import ast
+    import importlib
+    tools = sorted(t for t in BAD_ARGUMENTS if t.endswith('.py'))
+    for tool in tools:
+        with open(osp.join(REPO_ROOT, tool)) as f:
+            tree = ast.parse(f.read(), filename=tool)
+        doc, imp, guard = tree.body  # exactly three statements
+        assert isinstance(doc, ast.Expr) and isinstance(
+            doc.value, ast.Constant), tool
+        assert isinstance(imp, ast.ImportFrom), tool
+        assert imp.module.startswith('mmbackbones.cli.'), tool
+        assert [a.name for a in imp.names] == ['cli'], tool
+        assert ast.unparse(guard) == "if __name__ == '__main__':\n    cli()", \
+            tool
+        assert callable(importlib.import_module(imp.module).cli), tool
+
+
 def _run(tool, args, env=None):
     if tool.endswith('.sh'):
         return subprocess.run(['bash', tool, *args], cwd=REPO_ROOT,
@@ -167,3 +189,102 @@ def test_slurm_launcher_uses_the_python_it_is_given(tmp_path):
                 env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'usage: train.py' in proc.stdout
+
+
+# --------------------------------------------------------------------- #
+# One error convention: the class says the exit status (issue 15, §2)
+# --------------------------------------------------------------------- #
+def _library_errors():
+    from mmbackbones.datasets import BadSampleError, DatasetError
+    from mmbackbones.deploy.pipeline import DeployError
+    from mmbackbones.engine.checkpoint import CheckpointError
+    from mmbackbones.engine.hooks import NonFiniteLossError
+    from mmbackbones.engine.runner import WorkDirBusy
+    return {CheckpointError: 2, WorkDirBusy: 2, DatasetError: 2,
+            BadSampleError: 2, DeployError: 2, NonFiniteLossError: 3}
+
+
+def test_each_library_error_is_bad_input_or_a_stopped_run_by_its_class():
+    """Every "your input is bad" error of the library is an InputError
+    (one rule maps it to 2); a non-finite loss is a RunStopped (3). The
+    built-in base each had stays (``except ValueError`` still works)."""
+    from mmbackbones.utils import InputError, ReportedError, RunStopped
+    for cls, code in _library_errors().items():
+        assert issubclass(cls, InputError if code == 2 else RunStopped), cls
+        assert cls.exit_code == code
+        assert issubclass(cls, (ValueError, RuntimeError)), cls
+    assert not issubclass(RunStopped, InputError)
+    assert issubclass(InputError, ReportedError)
+
+
+def test_the_exit_status_comes_from_the_class_alone(capsys):
+    """call_tool keeps no list of library errors: a new InputError
+    subclass is one line and exit 2 without being registered anywhere."""
+    from mmbackbones.utils import InputError
+
+    class NewLibraryError(InputError, ValueError):
+        pass
+
+    errors = {**_library_errors(), NewLibraryError: 2}
+    for cls, code in errors.items():
+        def main(argv, cls=cls):
+            raise cls(f'--thing {cls.__name__}: bad value')
+
+        assert call_tool(main, [], prog='x.py') == code, cls
+        assert capsys.readouterr().err == (
+            f'x.py: error: --thing {cls.__name__}: bad value\n')
+    # A plain ValueError is a bug (traceback) unless the tool says so.
+    with pytest.raises(ValueError):
+        call_tool(lambda argv: int('x'), [], prog='x.py')
+
+
+def test_a_worker_traceback_is_reduced_to_its_last_message(capsys):
+    """What a DataLoader worker re-raises: its traceback, then the
+    error's own line (prefixed with the qualified class name)."""
+    from mmbackbones.datasets import BadSampleError
+    text = ('Caught BadSampleError in DataLoader worker process 0.\n'
+            'Original Traceback (most recent call last):\n'
+            '  File "x.py", line 1, in <module>\n'
+            'mmbackbones.datasets.checked.BadSampleError: cannot load '
+            'data/1/a.png (sample 3 of CustomDataset): empty\n')
+
+    def main(argv):
+        raise BadSampleError(text)
+
+    assert call_tool(main, [], prog='train.py') == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == (
+        'train.py: error: cannot load data/1/a.png (sample 3 of '
+        'CustomDataset): empty\n')
+
+
+def test_a_busy_work_dir_is_exit_2_naming_it(tmp_path, digits_root, capsys):
+    """WorkDirBusy through tools/train.py: another live process holds the
+    work dir's lock (only another process can: one process may reuse its
+    own lock)."""
+    from mmbackbones.cli import train as train_cli
+    work_dir = str(tmp_path / 'busy')
+    os.makedirs(work_dir)
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys, time\n'
+         'from mmbackbones.engine.runner import lock_work_dir\n'
+         'lock_work_dir(sys.argv[1]); print("locked", flush=True)\n'
+         'time.sleep(120)', work_dir],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        code = call_tool(train_cli.main, [
+            DEMO_CONFIG, '--work-dir', work_dir, '--no-validate',
+            '--cfg-options', f'train_dataloader.dataset.data_root='
+            f'{digits_root}', f'val_dataloader.dataset.data_root='
+            f'{digits_root}', f'test_dataloader.dataset.data_root='
+            f'{digits_root}', f'prepare_data.data_root={digits_root}'],
+            prog='train.py')
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err[-2000:]
+    line = err[err.index('train.py: error: '):].strip()
+    assert len(line.splitlines()) == 1, line
+    assert f'work dir {work_dir} is in use by another run (pid ' \
+        f'{holder.pid} ' in line

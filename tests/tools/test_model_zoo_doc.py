@@ -95,6 +95,16 @@ def test_plot_is_a_png(generated, tmp_path):
 
 
 def test_check_mode_says_up_to_date(generated, capsys, monkeypatch):
+    from mmbackbones.cli import gen_model_zoo
+    from mmbackbones.cli.common import call_tool
     monkeypatch.setattr(model_zoo, 'generate', lambda *a, **k: generated)
-    assert model_zoo.main(['--check']) == 0
+    assert gen_model_zoo.main(['--check']) == 0
     assert 'up to date' in capsys.readouterr().out
+    # A stale page: exit status 1 and one line saying what to run.
+    stale = dict(generated, text=generated['text'] + 'stale\n')
+    monkeypatch.setattr(model_zoo, 'generate', lambda *a, **k: stale)
+    assert call_tool(gen_model_zoo.main, ['--check'],
+                     prog='gen_model_zoo.py') == 1
+    assert capsys.readouterr().err == (
+        'gen_model_zoo.py: error: docs/model_zoo.md is out of date; run '
+        f'{model_zoo.GENERATE_COMMAND}\n')
