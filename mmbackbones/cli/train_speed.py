@@ -37,6 +37,7 @@ Examples::
 """
 import argparse
 import copy
+import inspect
 import json
 import os
 import tempfile
@@ -50,9 +51,9 @@ from mmbackbones.analysis.timing import compare, time_interleaved
 
 #: Families mmpretrain has (same registry type and arguments as ours).
 MMPRETRAIN_FAMILIES = (
-    'CSPDarkNet', 'DenseNet', 'EfficientNet', 'HRNet', 'MobileNetV2',
-    'MobileNetV3', 'Res2Net', 'ResNeSt', 'ResNeXt', 'ResNet', 'RepVGG',
-    'SEResNet', 'ShuffleNetV1', 'ShuffleNetV2', 'VGG')
+    'CSPDarkNet', 'DenseNet', 'EfficientNet', 'HRNet', 'InceptionV3',
+    'MobileNetV2', 'MobileNetV3', 'Res2Net', 'ResNeSt', 'ResNeXt', 'ResNet',
+    'RepVGG', 'SEResNet', 'ShuffleNetV1', 'ShuffleNetV2', 'VGG')
 
 #: The timm / torchvision / pretrainedmodels equivalent of each family's
 #: default variant (``configs/<family>.py``); ``--reference`` for others.
@@ -138,7 +139,12 @@ def build_reference_backbone(spec: str, cfg, ours: nn.Module,
     if source == 'mmpretrain':
         import mmpretrain.models  # noqa: F401  (registers the backbones)
         from mmpretrain.registry import MODELS
-        args = {k: v for k, v in cfg.model.backbone.items() if k != 'type'}
+        # Our arguments that mmpretrain's class lacks (e.g. InceptionV3's
+        # aux_taps, which only feed our auxiliary head) are left out; the
+        # shape check below catches a different variant.
+        accepts = inspect.signature(MODELS.get(name)).parameters
+        args = {k: v for k, v in cfg.model.backbone.items()
+                if k != 'type' and k in accepts}
         reference = MODELS.build(dict(type=name, **copy.deepcopy(
             dict(args)), **kwargs))
     else:
