@@ -36,6 +36,7 @@ from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
 from mmbackbones.registry import RUNNERS
 from mmbackbones.utils import atomic_path
 from .checkpoint import atomic_write
+from .compile import compile_model, compile_options
 from .memory_format import check_memory_format, to_memory_format
 
 LOCK_NAME = '.mmbackbones.lock'
@@ -188,12 +189,28 @@ class SafeRunner(Runner):
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Convert the model to the config's ``memory_format`` (see
-        :mod:`mmbackbones.engine.memory_format`) before it is wrapped, so
-        DDP and the optimizer see the final parameters."""
+        :mod:`mmbackbones.engine.memory_format`) and compile its parts as
+        ``compile_model`` says (:mod:`mmbackbones.engine.compile`) before
+        it is wrapped, so DDP and the optimizer see the final
+        parameters."""
         memory_format = self.cfg.get('memory_format')
         if memory_format is not None:
             to_memory_format(model, check_memory_format(
                 memory_format, 'the config key memory_format'))
+        options = compile_options(self.cfg.get('compile_model'),
+                                  'the config key compile_model')
+        if options is not None:
+            parts = compile_model(model, options)
+            self.logger.info(
+                f'compile_model: {", ".join(parts)} compiled in place '
+                f'(backend {options.get("backend", "inductor")}); the '
+                'first training and validation iterations compile')
+        if self.cfg.get('compile'):
+            self.logger.warning(
+                "the config key compile (mmengine's) compiles the whole "
+                'train_step, data preprocessor and Mixup included, which '
+                'recompiles every iteration; use compile_model '
+                '(tools/train.py --compile) instead')
         return super().wrap_model(model_wrapper_cfg, model)
 
     @staticmethod
