@@ -90,11 +90,13 @@ def setup_param_groups(cfg: Config) -> None:
 
 
 def setup_compile(cfg: Config, backend: Optional[str]) -> None:
-    """``--compile [BACKEND]``: mmengine's own ``compile`` option, i.e.
-    ``torch.compile(model.train_step, backend=BACKEND)`` when training
-    starts (the first iterations are slow: they compile)."""
+    """``--compile [BACKEND]``: the config key ``compile_model``, with which
+    SafeRunner compiles the model's backbone, neck and head in place with
+    BACKEND (:mod:`mmbackbones.engine.compile`; the first iterations are
+    slow: they compile). Not mmengine's ``compile`` option: it compiles the
+    whole ``train_step``, whose Mixup recompiles it every iteration."""
     if backend:
-        cfg.compile = dict(backend=backend)
+        cfg.compile_model = dict(backend=backend)
 
 
 def setup_memory_format(cfg: Config, requested: Optional[str]) -> str:

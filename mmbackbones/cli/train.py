@@ -42,9 +42,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--compile', nargs='?', const='inductor', default=None,
         metavar='BACKEND',
-        help='torch.compile the training step (mmengine\'s compile '
-        'option) with BACKEND (default: inductor); the first iterations '
-        'compile, the rest run faster where the backend helps')
+        help='torch.compile the backbone, neck and head in place with '
+        'BACKEND (default: inductor; the config key compile_model); the '
+        'first iterations compile, the rest run faster where the backend '
+        'helps')
     parser.add_argument(
         '--memory-format', choices=('auto', ) + MEMORY_FORMATS,
         default=None,

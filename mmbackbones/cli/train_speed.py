@@ -167,8 +167,9 @@ def build_ours(config: str, cfg_options: Optional[dict], work_dir: str,
                amp: bool, compile_backend: Optional[str],
                memory_format: Optional[str]) -> Tuple[Any, Any, Any]:
     """(runner, model, optim_wrapper) exactly as tools/train.py sets them
-    up: ``configure_speed`` then ``build_runner``; the optimizer wrapper
-    and mmengine's compile as ``Runner.train()`` builds them."""
+    up: ``configure_speed`` then ``build_runner`` (which compiles the
+    model's parts for ``--compile``); the optimizer wrapper as
+    ``Runner.train()`` builds it."""
     from .common import load_config
     from .runner import build_runner
     from .train import configure_speed
@@ -180,8 +181,8 @@ def build_ours(config: str, cfg_options: Optional[dict], work_dir: str,
     cfg.experiment_name = 'train_speed' + work_dir.replace(os.sep, '_')
     configure_speed(cfg, amp, compile_backend, memory_format)
     runner = build_runner(cfg)
+    # --compile: build_runner compiled the model's parts (compile_model).
     runner.optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
-    runner._maybe_compile('train_step')  # mmengine's own compile option
     return runner, runner.model, runner.optim_wrapper
 
 
@@ -327,8 +328,9 @@ def _describe(runner) -> str:
     kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
     parts = [cfg.get('memory_format', 'contiguous'),
              getattr(kind, '__name__', kind)]
-    if cfg.get('compile'):
-        parts.append(f'compile({cfg.compile.get("backend", "inductor")})')
+    if cfg.get('compile_model'):
+        parts.append(
+            f'compile({cfg.compile_model.get("backend", "inductor")})')
     return ', '.join(str(p) for p in parts)
 
 

@@ -34,3 +34,8 @@ from .optim_constructor import (GroupedOptimWrapperConstructor,  # noqa: E402
                                 merge_param_groups)
 
 __all__ += ['GroupedOptimWrapperConstructor', 'merge_param_groups']
+from .compile import (COMPILED_PARTS, compile_model,  # noqa: E402
+                      compile_options, is_compiled)
+
+__all__ += ['COMPILED_PARTS', 'compile_model', 'compile_options',
+            'is_compiled']

@@ -4,7 +4,9 @@ mmengine 0.10.7 ``torch.save``s straight onto the final path: a process
 killed mid-write leaves a truncated ``epoch_N.pth`` that ``--resume`` then
 fails on. :class:`SafeRunner` writes every checkpoint (regular and best)
 to a hidden temporary file in the same folder, fsyncs it and renames it
-into place, so a checkpoint path holds a complete file or nothing.
+into place (:func:`mmbackbones.utils.atomic_path`, the project's one
+atomic-write routine), so a checkpoint path holds a complete file or
+nothing.
 
 It also takes an exclusive lock on the work dir (``.mmbackbones.lock``,
 ``flock``: released by the kernel when the process dies, so a killed run's
@@ -22,7 +24,6 @@ import re
 import socket
 import sys
 import time
-import uuid
 import weakref
 from typing import Dict, List
 
@@ -33,13 +34,14 @@ from mmengine.runner import BaseLoop, Runner
 from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
                                           check_same_classes, class_folders)
 from mmbackbones.registry import RUNNERS
-from mmbackbones.utils import InputError, fsync_dir, fsync_file
+from mmbackbones.utils import InputError, atomic_path
 from .checkpoint import atomic_write
+from .compile import compile_model, compile_options
 from .memory_format import check_memory_format, to_memory_format
 
 LOCK_NAME = '.mmbackbones.lock'
-#: Our temporary files: ``.NAME.<32 hex>.tmp`` (SafeRunner) and
-#: ``.NAME.<8 random>.tmp`` (atomic_write's mkstemp).
+#: Our temporary files: ``.NAME.<8 random>.tmp`` (``atomic_path``'s
+#: mkstemp; older versions of SafeRunner wrote ``.NAME.<32 hex>.tmp``).
 _TEMP_FILE = re.compile(r'^\..+\.[A-Za-z0-9_]{8,32}\.tmp$')
 
 
@@ -187,12 +189,28 @@ class SafeRunner(Runner):
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Convert the model to the config's ``memory_format`` (see
-        :mod:`mmbackbones.engine.memory_format`) before it is wrapped, so
-        DDP and the optimizer see the final parameters."""
+        :mod:`mmbackbones.engine.memory_format`) and compile its parts as
+        ``compile_model`` says (:mod:`mmbackbones.engine.compile`) before
+        it is wrapped, so DDP and the optimizer see the final
+        parameters."""
         memory_format = self.cfg.get('memory_format')
         if memory_format is not None:
             to_memory_format(model, check_memory_format(
                 memory_format, 'the config key memory_format'))
+        options = compile_options(self.cfg.get('compile_model'),
+                                  'the config key compile_model')
+        if options is not None:
+            parts = compile_model(model, options)
+            self.logger.info(
+                f'compile_model: {", ".join(parts)} compiled in place '
+                f'(backend {options.get("backend", "inductor")}); the '
+                'first training and validation iterations compile')
+        if self.cfg.get('compile'):
+            self.logger.warning(
+                "the config key compile (mmengine's) compiles the whole "
+                'train_step, data preprocessor and Mixup included, which '
+                'recompiles every iteration; use compile_model '
+                '(tools/train.py --compile) instead')
         return super().wrap_model(model_wrapper_cfg, model)
 
     @staticmethod
@@ -242,16 +260,10 @@ class SafeRunner(Runner):
         if not is_main_process() or not osp.isdir(out_dir):
             return super().save_checkpoint(out_dir, filename, *args,
                                            **kwargs)
-        tmp_name = f'.{filename}.{uuid.uuid4().hex}.tmp'
-        tmp_path = osp.join(out_dir, tmp_name)
-        try:
-            super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
-            fsync_file(tmp_path)
-            os.replace(tmp_path, osp.join(out_dir, filename))
-            fsync_dir(out_dir)
-        finally:
-            if osp.exists(tmp_path):
-                os.remove(tmp_path)
+        # mmengine's saver writes by name: give it the temporary file's.
+        with atomic_path(osp.join(out_dir, filename)) as tmp_path:
+            super().save_checkpoint(out_dir, osp.basename(tmp_path), *args,
+                                    **kwargs)
 
     def load_checkpoint(self, filename: str, map_location='cpu',
                         strict: bool = False,

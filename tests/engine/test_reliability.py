@@ -35,7 +35,7 @@ QUICK = ('train_dataloader.num_workers=0',
 KILLER = '''
 import os, signal, sys
 from mmengine.evaluator import BaseMetric
-import mmbackbones.engine.runner as runner_module
+import mmbackbones.utils as utils
 from mmbackbones.cli import train
 from mmbackbones.engine import SafeRunner
 from mmbackbones.registry import METRICS, RUNNERS
@@ -71,16 +71,19 @@ class KillingRunner(SafeRunner):
         super().save_checkpoint(out_dir, filename, *args, **kwargs)
 
 
-fsync = runner_module.fsync_file
+fsync = utils.fsync_file
 
 
 def fsync_then_die(path):
+    # SafeRunner saves through mmbackbones.utils.atomic_path, which fsyncs
+    # the temporary file just before renaming it (the config dump goes
+    # through it too: only the checkpoint's counts).
     fsync(path)
-    if MODE == 'tmp':
+    if MODE == 'tmp' and os.path.basename(path).startswith('.epoch_1.pth.'):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-runner_module.fsync_file = fsync_then_die
+utils.fsync_file = fsync_then_die
 train.main(sys.argv[1:])
 '''
 

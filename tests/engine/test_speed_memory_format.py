@@ -156,14 +156,17 @@ def test_compile_reaches_the_runner_config():
     args = train_cli.parse_args([DEMO_CONFIG, '--compile'])
     cfg = Config.fromfile(DEMO_CONFIG)
     train_cli.configure_speed(cfg, args.amp, args.compile, 'contiguous')
-    assert cfg.compile == dict(backend='inductor')
+    # Our compile_model (the model's parts, tests/engine/test_compile.py),
+    # not mmengine's compile (the whole train_step, recompiled by Mixup).
+    assert cfg.compile_model == dict(backend='inductor')
+    assert 'compile' not in cfg
     args = train_cli.parse_args([DEMO_CONFIG, '--compile', 'aot_eager'])
     cfg = Config.fromfile(DEMO_CONFIG)
     train_cli.configure_speed(cfg, args.amp, args.compile, 'contiguous')
-    assert cfg.compile == dict(backend='aot_eager')
+    assert cfg.compile_model == dict(backend='aot_eager')
     cfg = Config.fromfile(DEMO_CONFIG)
     train_cli.configure_speed(cfg, memory_format='contiguous')
-    assert 'compile' not in cfg
+    assert 'compile' not in cfg and 'compile_model' not in cfg
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path')

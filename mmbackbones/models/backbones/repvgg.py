@@ -30,14 +30,22 @@ from ..layers import (SELayer, conv2d_relu, fold_bn, make_divisible,
 __all__ = ['RepVGG', 'RepVGGBlock', 'RepVGGArch', 'REPVGG_ARCHS']
 
 
+#: A strided 1x1 branch with fewer input channels than this subsamples
+#: first (see :class:`ConvBNBranch`).
+SUBSAMPLE_BELOW_CHANNELS = 16
+
+
 class ConvBNBranch(nn.Module):
     """One conv + BN branch of a RepVGG block (keys ``conv``, ``norm``).
 
-    A strided 1x1 branch subsamples, then convolves with stride 1: the same
-    function (a 1x1 kernel at stride ``s`` reads exactly
-    ``x[:, :, ::s, ::s]``), which avoids the PyTorch CPU crash in the
-    channels_last backward of 1x1 stride-2 convolutions with fewer than 16
-    input channels -- RepVGG's stem is one.
+    A strided 1x1 branch with fewer than 16 input channels (RepVGG's stem)
+    subsamples, then convolves with stride 1: the same function (a 1x1
+    kernel at stride ``s`` reads exactly ``x[:, :, ::s, ::s]``), which
+    avoids the PyTorch CPU crash (a segfault, torch 2.14.1, 2 threads) in
+    the channels_last backward of 1x1 stride-2 convolutions with fewer than
+    16 input channels. Wider 1x1 branches convolve with the stride
+    themselves, as mmpretrain's do: the slice's copy (forward) and its
+    zero-filled gradient (backward) cost more than the strided kernel.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
@@ -45,7 +53,8 @@ class ConvBNBranch(nn.Module):
                  conv_cfg: Optional[dict], norm_cfg: dict,
                  padding_mode: str = 'zeros'):
         super().__init__()
-        self.subsample = stride if kernel_size == 1 else 1
+        self.subsample = (stride if kernel_size == 1 and
+                          in_channels < SUBSAMPLE_BELOW_CHANNELS else 1)
         self.conv = build_conv_layer(
             conv_cfg, in_channels, out_channels, kernel_size,
             stride=stride // self.subsample, padding=padding,
@@ -191,9 +200,13 @@ class RepVGGBlock(nn.Module):
                 return conv2d_relu(self.branch_reparam, x)
             out = self.branch_reparam(x)
         else:
-            out = self.branch_3x3(x) + self.branch_1x1(x)
+            # Summed in place into the 3x3 branch's BN output (BN's backward
+            # does not need its output): two fewer activation-sized
+            # allocations per block, the same additions in the same order.
+            out = self.branch_3x3(x)
+            out += self.branch_1x1(x)
             if self.branch_norm is not None:
-                out = out + self.branch_norm(x)
+                out += self.branch_norm(x)
         if self.se_layer is not None:
             out = self.se_layer(out)
         return self.act(out)

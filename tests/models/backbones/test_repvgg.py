@@ -109,6 +109,39 @@ def test_mmpretrain_equivalence_and_deploy(arch):
                                    atol=1e-6, msg=key)
 
 
+@pytest.mark.parametrize('memory_format', ['contiguous_format',
+                                           'channels_last'])
+def test_training_form_gradients_match_mmpretrain(memory_format):
+    """The training step itself (batch statistics, in-place branch sum,
+    strided 1x1 branches): outputs, input and parameter gradients and the
+    updated BN statistics equal mmpretrain's (fp32 summation order
+    only)."""
+    fmt = getattr(torch, memory_format)
+    ref = randomize_bn(MMPretrainRepVGG('A0', out_indices=(0, 1, 2, 3)))
+    ours = RepVGG('A0', out_indices=(0, 1, 2, 3))
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.rand(2, 3, 64, 64).contiguous(memory_format=fmt)
+    results = []
+    for model in (ours, ref):
+        model.to(memory_format=fmt).train()
+        inp = x.clone().requires_grad_()
+        outs = model(inp)
+        # Weighted, so each position's gradient differs.
+        sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum()
+            for o in outs).backward()
+        results.append((outs, inp.grad, dict(model.named_parameters()),
+                        dict(model.named_buffers())))
+    (outs, grad, params, buffers), (ref_outs, ref_grad, ref_params,
+                                    ref_buffers) = results
+    assert_outputs_close(outs, ref_outs, rtol=1e-6)
+    assert relative_error(grad, ref_grad) < 1e-5
+    for name, param in params.items():
+        err = relative_error(param.grad, ref_params[name].grad)
+        assert err < 1e-5, f'{name}.grad: relative error {err:.1e}'
+    for name, buf in buffers.items():
+        assert relative_error(buf.float(), ref_buffers[name].float()) < 1e-6
+
+
 def _timm_thin(name, **blocks):
     cfg = dataclasses.replace(model_cfgs[name], blocks=_rep_vgg_bcfg(**blocks),
                               stem_chs=16)
@@ -224,17 +257,22 @@ def test_block_bad_arguments():
 def test_channels_last_training_does_not_crash():
     """PyTorch's CPU backward of a 1x1 stride-2 conv with < 16 input
     channels in channels_last segfaults (at this size, with 2 threads);
-    the stem's 1x1 branch must not hit it. In a subprocess, so a crash
-    fails this test instead of killing the run."""
+    the stem's 1x1 branch must not hit it, and the wider strided 1x1
+    branches (which convolve with the stride themselves) must not either:
+    the stem block and a whole A0. In a subprocess, so a crash fails this
+    test instead of killing the run."""
     code = textwrap.dedent("""
         import torch
-        from mmbackbones.models import RepVGGBlock
+        from mmbackbones.models import RepVGG, RepVGGBlock
         torch.set_num_threads(2)
         block = RepVGGBlock(3, 48, stride=2).to(
             memory_format=torch.channels_last)
         x = torch.rand(2, 3, 112, 112).contiguous(
             memory_format=torch.channels_last).requires_grad_()
         block(x).sum().backward()
+        model = RepVGG('A0', out_indices=(0, 1, 2, 3)).to(
+            memory_format=torch.channels_last)
+        sum(o.sum() for o in model(x)).backward()
         print('ok', x.grad.shape)
     """)
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
