@@ -7,9 +7,11 @@ SGD's ``foreach`` kernels run over one tensor at a time. Merging the
 groups whose settings are equal (two or three here: with and without
 decay) changes no update (each parameter keeps its lr, momentum and
 decay; schedulers scale every group's lr alike) but lets one multi-tensor
-kernel update them all. The groups also become plain dicts (mmengine's are
-``ConfigDict``, which ``torch.compile`` cannot trace through
-``optimizer.step``).
+kernel update them all where PyTorch uses ``foreach`` kernels (its default
+on GPU; on CPU its default is the per-tensor loop either way, and the merge
+saves only the per-group overhead of ``step()``). The groups also become
+plain dicts (mmengine's are ``ConfigDict``, which ``torch.compile`` cannot
+trace through ``optimizer.step``).
 
 Example::
 
