@@ -143,8 +143,9 @@ def build_reference_backbone(spec: str, cfg, ours: nn.Module,
         # aux_taps, which only feed our auxiliary head) are left out; the
         # shape check below catches a different variant.
         accepts = inspect.signature(MODELS.get(name)).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepts.values())
         args = {k: v for k, v in cfg.model.backbone.items()
-                if k != 'type' and k in accepts}
+                if k != 'type' and (takes_any or k in accepts)}
         reference = MODELS.build(dict(type=name, **copy.deepcopy(
             dict(args)), **kwargs))
     else:
