@@ -4,8 +4,7 @@ import torch
 import torch.nn as nn
 
 from mmbackbones.models.layers import conv2d_relu
-from mmbackbones.models.layers.packed_conv import \
-    onednn_inference as _fusable
+from mmbackbones.models.layers.packed_conv import onednn_inference
 
 
 def relative_error(a, b):
@@ -29,7 +28,8 @@ def test_fused_equals_conv_then_relu(case, memory_format):
     conv = nn.Conv2d(8, 16, 3, **case).to(memory_format=memory_format)
     x = torch.randn(2, 8, 13, 11).to(memory_format=memory_format)
     with torch.no_grad():
-        assert _fusable(conv, x), 'the fused oneDNN path was not taken'
+        assert onednn_inference(conv, x), \
+            'the fused oneDNN path was not taken'
         fused = conv2d_relu(conv, x)
         expected = torch.relu(conv(x))
     assert fused.shape == expected.shape
@@ -40,7 +40,7 @@ def test_fused_equals_conv_then_relu(case, memory_format):
 def test_training_takes_the_autograd_path():
     conv = nn.Conv2d(4, 4, 3, padding=1)
     x = torch.randn(1, 4, 8, 8, requires_grad=True)
-    assert not _fusable(conv, x)
+    assert not onednn_inference(conv, x)
     conv2d_relu(conv, x).sum().backward()
     assert x.grad is not None and conv.weight.grad is not None
 
@@ -54,7 +54,7 @@ def test_unsupported_convs_fall_back(make):
     conv = make()
     x = torch.randn(1, 4, 8, 8, dtype=conv.weight.dtype)
     with torch.no_grad():
-        assert not _fusable(conv, x)
+        assert not onednn_inference(conv, x)
         out = conv2d_relu(conv, x)
         assert torch.equal(out, torch.relu(conv(x)))
 
@@ -63,7 +63,7 @@ def test_autocast_keeps_its_bfloat16_conv():
     conv = nn.Conv2d(4, 4, 3, padding=1)
     x = torch.randn(1, 4, 8, 8)
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-        assert not _fusable(conv, x)
+        assert not onednn_inference(conv, x)
         assert conv2d_relu(conv, x).dtype == torch.bfloat16
 
 

@@ -128,3 +128,30 @@ def test_pack_convolutions_leaves_conv_subclasses_alone():
     assert pack_convolutions(model) == 1
     assert [type(m) for m in model] == [PackedConv2d, Conv2dAdaptivePadding,
                                         nn.Conv1d]
+
+
+def test_conv2d_act_refuses_an_unknown_activation():
+    from mmbackbones.models.layers.packed_conv import conv2d_act
+    with pytest.raises(ValueError, match="act must be None or 'relu'"):
+        conv2d_act(nn.Conv2d(3, 4, 1), torch.randn(1, 3, 4, 4), 'gelu')
+
+
+def test_the_deploy_form_packs_every_plain_convolution():
+    from mmbackbones.deploy import build_deployed_model, convert_to_deploy
+    from mmbackbones.registry import MODELS
+    cfg = dict(type='mmbackbones.ResNet', depth=18)
+    model = MODELS.build(cfg)
+    plain = sum(type(m) is nn.Conv2d for m in model.modules())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.eval()(x)
+    info = convert_to_deploy(model, x)
+    assert info.packed == plain > 0
+    assert not any(type(m) is nn.Conv2d for m in model.modules())
+    with torch.no_grad():
+        got = model(x)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    rebuilt = build_deployed_model(cfg['type'], depth=18,
+                                   fused_conv_bn=dict(info.fused))
+    assert sum(type(m) is PackedConv2d for m in rebuilt.modules()) == plain

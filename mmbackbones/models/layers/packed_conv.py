@@ -88,7 +88,8 @@ def packed_weight(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """``conv``'s weight in oneDNN's layout for inputs like ``x``, packed
     on first use and reused while the weight is unchanged (same tensor,
     same version: ``load_state_dict``, an optimizer step or ``.to()``
-    invalidate it)."""
+    invalidate it; an in-place change through ``weight.data``, which
+    bypasses the version counter, is not seen)."""
     weight = conv.weight
     key = (tuple(x.shape), x.is_contiguous(memory_format=torch.channels_last))
     cache = _PACKED.setdefault(conv, {})
