@@ -17,6 +17,7 @@ from .common import (ArgumentParser, ToolError, add_cfg_options,
                      check_checkpoint_arg, check_datasets, check_run_config,
                      checkpoint_fits, load_run_config, run_tool)
 from mmbackbones.engine import MEMORY_FORMATS
+from mmbackbones.engine.allocator import ALLOCATORS, tune_allocator
 from .runner import (build_runner, communication_failure,
                      is_communication_failure, setup_amp, setup_compile,
                      setup_launcher, setup_memory_format,
@@ -52,6 +53,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='memory format of the model and batches; auto (default, or '
         'the config key memory_format): channels_last for the families '
         'measured faster in it (mmbackbones/analysis/memory_format.py)')
+    parser.add_argument(
+        '--allocator', choices=ALLOCATORS, default='tuned',
+        help='tuned (default): this process keeps freed memory for reuse '
+        'and puts large tensors on transparent huge pages, so a step does '
+        'not page-fault its activations in again (same results; the '
+        'process keeps its peak memory); default: as Python started it '
+        '(mmbackbones/engine/allocator.py)')
     parser.add_argument(
         '--no-validate', action='store_true',
         help='skip validation during training')
@@ -100,6 +108,8 @@ def configure_speed(cfg: Config, amp: bool = False,
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
+    # Before anything is built: PyTorch reads THP_MEM_ALLOC_ENABLE once.
+    tune_allocator(args.allocator)
     cfg = load_run_config(args)
     if cfg.get('prepare_data'):
         prepare_data(cfg.prepare_data)

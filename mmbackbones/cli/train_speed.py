@@ -283,6 +283,7 @@ def deploy_form(model: nn.Module, memory_format: str, shape: int,
 # --------------------------------------------------------------------- #
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmbackbones.engine import MEMORY_FORMATS
+    from mmbackbones.engine.allocator import ALLOCATORS
     from .common import (ArgumentParser, add_cfg_options, add_config_argument,
                          add_timing_options, at_least)
     parser = ArgumentParser(prog='train_speed.py', description=__doc__)
@@ -304,6 +305,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                               default=None))):
         parser.add_argument(option, **extra,
                             help=f"ours with tools/train.py's {option}")
+    parser.add_argument(
+        '--allocator', choices=ALLOCATORS, default='tuned',
+        help="ours with tools/train.py's --allocator (with --processes "
+        'separate; the reference\'s process is left as Python starts it)')
+    parser.add_argument(
+        '--processes', choices=('one', 'separate'), default=None,
+        help='separate (the default for --mode train against another '
+        'implementation): ours and the reference each in its own process, '
+        'set up as its tools/train.py sets it up, stepped in turn; one: '
+        'both in this process (the default for --against self and --mode '
+        'infer), which leaves the allocator as Python started it')
     parser.add_argument('--mode', choices=('train', 'infer'),
                         default='train')
     parser.add_argument('--batch-size', type=at_least(1), default=8,
@@ -335,19 +347,37 @@ def _describe(runner) -> str:
     return ', '.join(str(p) for p in parts)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    import mmbackbones  # noqa: F401
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    with tempfile.TemporaryDirectory(prefix='train_speed_') as work_dir:
-        runner, ours, ours_wrapper = build_ours(
-            args.config, args.cfg_options, work_dir, args.amp, args.compile,
-            args.memory_format)
-        family = backbone_type(runner.cfg)
-        spec = args.reference or (
-            'self' if args.against == 'self' else
-            default_reference(family, args.against))
+def _spec(args, family: str) -> str:
+    return args.reference or ('self' if args.against == 'self' else
+                              default_reference(family, args.against))
+
+
+def _processes(args) -> str:
+    """``--processes`` resolved: ``separate`` for a training comparison
+    with another implementation, ``one`` for ``--against self`` (only the
+    flag differs) and ``--mode infer``."""
+    if args.processes == 'separate' and args.mode != 'train':
+        raise ValueError('--processes separate is for --mode train; the '
+                         'deploy form is timed in one process')
+    if args.processes:
+        return args.processes
+    return ('separate' if args.mode == 'train' and args.against != 'self'
+            and args.reference != 'self' else 'one')
+
+
+def _build_sides(args, work_dir: str, sides=('ours', 'reference')):
+    """``{side: (model, optim_wrapper)}`` for the sides asked for, the
+    settings of the run, and our runner."""
+    # A process of the reference alone builds ours only to check shapes:
+    # not compiled (the check would compile it) and not under autocast.
+    alone = 'ours' not in sides
+    runner, ours, ours_wrapper = build_ours(
+        args.config, args.cfg_options, work_dir, args.amp and not alone,
+        None if alone else args.compile, args.memory_format)
+    family = backbone_type(runner.cfg)
+    spec = _spec(args, family)
+    built = dict(ours=(ours, ours_wrapper))
+    if 'reference' in sides:
         if spec == 'self':
             # Ours, contiguous fp32 eager: what a flag alone is worth.
             _, reference, ref_wrapper = build_ours(
@@ -356,25 +386,43 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         else:
             reference, ref_wrapper = build_reference_classifier(
                 args.config, args.cfg_options, spec, ours, args.shape)
-        setting = dict(config=args.config, family=family, reference=spec,
-                       ours=_describe(runner), mode=args.mode,
-                       shape=args.shape, threads=args.threads,
-                       rounds=args.rounds, warmup=args.warmup,
-                       torch=torch.__version__,
-                       cpu=torch.backends.cpu.get_cpu_capability(),
-                       native_bf16=bool(
-                           torch.ops.mkldnn._is_mkldnn_bf16_supported()),
-                       load=os.getloadavg()[0],
-                       params=dict(ours=_params(ours),
-                                   reference=_params(reference)))
-        if args.mode == 'train':
-            result = _measure_train(args, ours, ours_wrapper, reference,
-                                    ref_wrapper, runner)
-        else:
-            result = _measure_infer(args, ours, reference, runner)
-        if hasattr(runner, 'release_work_dir'):  # SafeRunner's lock
-            runner.release_work_dir()
-    result = dict(settings=setting, **result)
+        built['reference'] = (reference, ref_wrapper)
+    setting = dict(config=args.config, family=family, reference=spec,
+                   ours=_describe(runner), mode=args.mode, shape=args.shape,
+                   threads=args.threads, rounds=args.rounds,
+                   warmup=args.warmup, torch=torch.__version__,
+                   cpu=torch.backends.cpu.get_cpu_capability(),
+                   native_bf16=bool(
+                       torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+                   load=os.getloadavg()[0],
+                   params={side: _params(model)
+                           for side, (model, _) in built.items()})
+    return {k: v for k, v in built.items() if k in sides}, setting, runner
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    import mmbackbones  # noqa: F401
+    args = parse_args(argv)
+    if _processes(args) == 'separate':
+        result = _measure_train_separate(args)
+    else:
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+        with tempfile.TemporaryDirectory(prefix='train_speed_') as work_dir:
+            built, setting, runner = _build_sides(args, work_dir)
+            setting.update(processes='one', allocator='as Python started')
+            if args.mode == 'train':
+                steps = {side: train_step(model, wrapper,
+                                          _batches(args, runner))
+                         for side, (model, wrapper) in built.items()}
+                result = _train_result(args, time_interleaved(
+                    steps, args.warmup, args.rounds))
+            else:
+                result = _measure_infer(args, built['ours'][0],
+                                        built['reference'][0], runner)
+            if hasattr(runner, 'release_work_dir'):  # SafeRunner's lock
+                runner.release_work_dir()
+        result = dict(settings=setting, **result)
     _print(result)
     if args.json:
         with open(args.json, 'w') as f:
@@ -382,14 +430,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     return result
 
 
-def _measure_train(args, ours, ours_wrapper, reference, ref_wrapper,
-                   runner) -> dict:
+def _batches(args, runner) -> List[dict]:
     num_classes = runner.cfg.model.head.get('num_classes', 1000)
-    batches = make_batches(4, args.batch_size, args.shape, num_classes)
-    runs = time_interleaved(
-        dict(ours=train_step(ours, ours_wrapper, batches),
-             reference=train_step(reference, ref_wrapper, batches)),
-        args.warmup, args.rounds)
+    return make_batches(4, args.batch_size, args.shape, num_classes)
+
+
+def _train_result(args, runs) -> dict:
     versus = compare(runs['reference'], runs['ours'])
     return dict(
         batch_size=args.batch_size,
@@ -400,6 +446,101 @@ def _measure_train(args, ours, ours_wrapper, reference, ref_wrapper,
         reference_median_ms=1e3 * runs['reference'].median,
         # reference time / our time: >1 means ours is faster.
         speedup=versus['ratio'], fastest_speedup=versus['fastest_ratio'])
+
+
+# --------------------------------------------------------------------- #
+# --processes separate: each side in its own process, stepped in turn
+# --------------------------------------------------------------------- #
+def _side_process(conn, args, side: str) -> None:
+    """One side of the comparison in a process of its own, set up as its
+    own tools/train.py sets a process up -- ours with ``--allocator``
+    (:func:`~mmbackbones.engine.allocator.tune_allocator`, before anything
+    is built), the reference as Python starts -- then one training step
+    per ``'step'`` message until ``'stop'``."""
+    try:
+        from mmbackbones.engine.allocator import tune_allocator
+        allocator = tune_allocator(args.allocator if side == 'ours' else
+                                   'default')
+        import mmbackbones  # noqa: F401
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+        with tempfile.TemporaryDirectory(prefix='train_speed_') as work_dir:
+            built, setting, runner = _build_sides(args, work_dir, (side, ))
+            step = train_step(*built[side], _batches(args, runner))
+            if hasattr(runner, 'release_work_dir'):
+                runner.release_work_dir()
+            setting['allocator'] = allocator
+            conn.send(('ready', setting))
+            while conn.recv() == 'step':
+                step()
+                conn.send(('done', None))
+    except Exception as err:  # the parent raises it, naming the side
+        conn.send(('error', (type(err).__name__, f'{side} process: {err}')))
+    finally:
+        conn.close()
+
+
+def _reply(conn, side: str):
+    try:
+        tag, value = conn.recv()
+    except EOFError:
+        raise RuntimeError(f'the {side} process ended without a reply '
+                           '(killed? out of memory?)') from None
+    if tag == 'error':
+        kind, message = value
+        # Bad input (an unknown or mismatched reference) stays a ValueError.
+        raise (ValueError if kind == 'ValueError' else RuntimeError)(
+            message if kind == 'ValueError' else f'{kind}: {message}')
+    return value
+
+
+def _measure_train_separate(args) -> dict:
+    """Ours and the reference each in a process of its own, stepped in
+    turn by this one (``run_interleaved``: only one of them runs at a
+    time; a step's time includes a pipe round trip, ~0.1 ms)."""
+    import multiprocessing
+
+    from .common import load_config
+    # An unknown reference is refused before any process starts.
+    _spec(args, backbone_type(load_config(args.config, args.cfg_options)))
+    context = multiprocessing.get_context('spawn')
+    sides = {}
+
+    def remote(side):
+
+        def step():
+            sides[side][1].send('step')
+            _reply(sides[side][1], side)
+
+        return step
+
+    try:
+        for side in ('ours', 'reference'):  # both start up at once
+            parent, child = context.Pipe()
+            proc = context.Process(target=_side_process,
+                                   args=(child, args, side), daemon=True)
+            proc.start()
+            child.close()
+            sides[side] = (proc, parent)
+        settings = {side: _reply(conn, side)
+                    for side, (_, conn) in sides.items()}
+        runs = time_interleaved({side: remote(side) for side in sides},
+                                args.warmup, args.rounds)
+    finally:
+        for proc, conn in sides.values():
+            try:
+                conn.send('stop')
+            except OSError:
+                pass
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+    setting = settings['ours']
+    setting['params'].update(settings['reference']['params'])
+    setting.update(processes='separate', load=os.getloadavg()[0],
+                   allocator={side: settings[side]['allocator']
+                              for side in sides})
+    return dict(settings=setting, **_train_result(args, runs))
 
 
 def _measure_infer(args, ours, reference, runner) -> dict:
@@ -426,6 +567,14 @@ def _measure_infer(args, ours, reference, runner) -> dict:
     return result
 
 
+def _processes_text(s: dict) -> str:
+    if s.get('processes') != 'separate':
+        return 'one process'
+    ours = s['allocator']['ours']
+    return ('separate processes, ours with allocator keep_freed_memory='
+            f'{ours["keep_freed_memory"]}, huge_pages={ours["huge_pages"]}')
+
+
 def _print(result: dict) -> None:
     s = result['settings']
     print(f'{s["mode"]} | {s["config"]} ({s["family"]}) | ours: '
@@ -433,7 +582,7 @@ def _print(result: dict) -> None:
           f'eager) | {s["shape"]} px, {s["threads"]} threads, median of '
           f'{s["rounds"]} interleaved steps after {s["warmup"]} warm-up | '
           f'CPU {s["cpu"]}, native bf16 {s["native_bf16"]}, load '
-          f'{s["load"]:.1f} | backbone params ours '
+          f'{s["load"]:.1f} | {_processes_text(s)} | backbone params ours '
           f'{s["params"]["ours"]:,}, reference {s["params"]["reference"]:,}')
     rows = ([('train', result)] if s['mode'] == 'train' else
             [(k, v) for k, v in result.items() if k.startswith('batch_')])

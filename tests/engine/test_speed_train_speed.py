@@ -6,6 +6,7 @@ import pytest
 
 from mmbackbones.cli import train_speed
 from mmbackbones.cli.common import call_tool
+from mmbackbones.engine.allocator import _glibc
 
 CONFIG = 'configs/shufflenet_v2/shufflenet_v2_0_5x.py'
 TINY = ['--batch-size', '2', '--infer-batch', '2', '--shape', '32',
@@ -25,8 +26,16 @@ def test_train_against_mmpretrain_and_self(tmp_path):
         result['reference_median_ms'] / result['ours_median_ms'])
     assert json.loads(out.read_text())['speedup'] == pytest.approx(
         result['speedup'])
+    # Each side in its own process, set up as its own tools/train.py does:
+    # ours with the allocator set-up, mmpretrain's as Python starts.
+    assert s['processes'] == 'separate'
+    assert s['allocator']['ours']['keep_freed_memory'] is (
+        _glibc() is not None)
+    assert s['allocator']['reference'] == dict(keep_freed_memory=False,
+                                               huge_pages=False)
     result = train_speed.main([CONFIG, *TINY, '--against', 'self'])
     assert result['settings']['reference'] == 'self'
+    assert result['settings']['processes'] == 'one'  # only the flag differs
 
 
 def test_infer_deploy_form_against_the_reference():
@@ -47,4 +56,10 @@ def test_references_that_do_not_fit_are_refused(capsys):
     assert call_tool(train_speed.main, [CONFIG, *TINY, '--reference',
                                         'torchvision:resnet18'],
                      prog='train_speed.py', bad_input=(ValueError, )) == 2
+    # (found in the reference's own process, still bad input: exit 2)
     assert 'not the same variant' in capsys.readouterr().err
+    assert call_tool(train_speed.main, [CONFIG, *TINY, '--mode', 'infer',
+                                        '--processes', 'separate'],
+                     prog='train_speed.py', bad_input=(ValueError, )) == 2
+    assert '--processes separate is for --mode train' in \
+        capsys.readouterr().err
