@@ -20,8 +20,8 @@ from mmbackbones.engine import MEMORY_FORMATS
 from mmbackbones.engine.allocator import ALLOCATORS, tune_allocator
 from .runner import (build_runner, communication_failure,
                      is_communication_failure, setup_amp, setup_compile,
-                     setup_launcher, setup_memory_format,
-                     setup_param_groups)
+                     setup_fused_optimizer, setup_launcher,
+                     setup_memory_format, setup_param_groups)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -96,12 +96,13 @@ def configure_speed(cfg: Config, amp: bool = False,
                     compile_backend: Optional[str] = None,
                     memory_format: Optional[str] = None) -> str:
     """What ``--amp``, ``--compile`` and ``--memory-format`` do to a
-    config, plus the merged optimizer groups (also what
+    config, plus the merged optimizer groups and fused SGD (also what
     tools/analysis/train_speed.py measures). Returns the resolved memory
     format."""
     if amp:
         setup_amp(cfg)
     setup_param_groups(cfg)
+    setup_fused_optimizer(cfg)
     setup_compile(cfg, compile_backend)
     return setup_memory_format(cfg, memory_format)
 

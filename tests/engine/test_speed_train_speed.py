@@ -13,7 +13,10 @@ TINY = ['--batch-size', '2', '--infer-batch', '2', '--shape', '32',
         '--rounds', '1', '--warmup', '0', '--threads', '1']
 
 
-def test_train_against_mmpretrain_and_self(tmp_path):
+def test_train_against_mmpretrain_and_self(tmp_path, monkeypatch):
+    # Another test's in-process tools/train.py run may have set it here;
+    # the processes below inherit this environment.
+    monkeypatch.delenv('THP_MEM_ALLOC_ENABLE', raising=False)
     out = tmp_path / 'r.json'
     result = train_speed.main([CONFIG, *TINY, '--memory-format',
                                'channels_last', '--json', str(out)])
