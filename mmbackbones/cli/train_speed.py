@@ -19,9 +19,16 @@ head, loss, backward and optimizer step -- of
   contiguous fp32 eager (how ``mmbackbones/analysis/memory_format.py``
   was measured: what the memory format or ``--amp`` alone is worth).
 
-Both get the same in-memory uint8 batches, interleaved in one process
-(``mmbackbones.analysis.timing``); it prints images/s of each and the ratio
-of medians (>1: ours is faster).
+Both get the same in-memory uint8 batches and are stepped in turn
+(``mmbackbones.analysis.timing``: interleaved, the order reversed every
+round); it prints images/s of each and the ratio of medians (>1: ours is
+faster). Against another implementation each side runs in a process of its
+own (``--processes separate``, the default), set up as its own
+``tools/train.py`` sets a process up: ours with ``--allocator``
+(``mmbackbones/engine/allocator.py``), the reference as Python starts --
+only one of them runs at a time. ``--processes one`` (the default for
+``--against self``) puts both in this process, which then measures the
+in-process levers alone (the allocator is per process).
 
 ``--mode infer``: batch-1 latency and batch-32 throughput of our deploy
 form (``mmbackbones.deploy.convert_to_deploy``, what tools/deploy.py
@@ -203,6 +210,7 @@ def build_reference_classifier(config: str, cfg_options: Optional[dict],
             cfg.get('data_preprocessor') is not None:
         # As mmengine's Runner does.
         model_cfg['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
+    _main_head_only(model_cfg)
     model = MODELS.build(model_cfg)
     model.backbone = build_reference_backbone(spec, cfg, ours.backbone,
                                                   shape)
@@ -211,6 +219,29 @@ def build_reference_classifier(config: str, cfg_options: Optional[dict],
     for key in ('dtype', 'loss_scale'):
         wrapper_cfg.pop(key, None)
     return model, build_optim_wrapper(model, wrapper_cfg)
+
+
+def _main_head_only(model_cfg) -> None:
+    """A recipe whose auxiliary classifiers read tapped maps
+    (``AuxClsHead``: GoogLeNet, Inception v3) gets, on the reference side,
+    its main classifier alone, as mmpretrain's Inception v3 recipe and
+    torchvision's ``aux_logits=False`` models train: the reference backbone
+    has no taps. Ours keeps its auxiliary classifiers (more work on our
+    side)."""
+    head = model_cfg['head']
+    kind = head['type'] if isinstance(head['type'], str) else \
+        head['type'].__name__
+    if kind != 'AuxClsHead':
+        return
+    plain = dict(num_classes=head['num_classes'], loss=head['loss'],
+                 topk=head.get('topk', (1, )))
+    if head.get('in_channels') is None:  # the backbone gives the logits
+        model_cfg['head'] = dict(type='ClsHead', loss=plain['loss'],
+                                 topk=plain['topk'])
+    else:  # pooled and classified as AuxClsHead's main branch does
+        model_cfg['neck'] = dict(type='GlobalAveragePooling')
+        model_cfg['head'] = dict(type='LinearClsHead',
+                                 in_channels=head['in_channels'], **plain)
 
 
 def make_batches(count: int, batch_size: int, shape: int,
