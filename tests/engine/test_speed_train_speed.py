@@ -66,3 +66,21 @@ def test_references_that_do_not_fit_are_refused(capsys):
                      prog='train_speed.py', bad_input=(ValueError, )) == 2
     assert '--processes separate is for --mode train' in \
         capsys.readouterr().err
+
+
+def test_tapped_auxiliary_heads_meet_the_references_main_head():
+    from mmbackbones.cli.common import load_config
+    for config, neck, head in (
+            ('configs/inception_v3.py', None, dict(type='ClsHead')),
+            ('configs/googlenet.py', dict(type='GlobalAveragePooling'),
+             dict(type='LinearClsHead', in_channels=1024, num_classes=1000))):
+        model = load_config(config).model
+        ours_head = dict(model['head'])
+        train_speed._main_head_only(model)
+        assert model['neck'] == neck
+        assert dict(model['head'], **head) == model['head']
+        assert model['head']['loss'] == ours_head['loss']  # same loss
+    resnet = load_config('configs/resnet.py').model
+    before = dict(resnet)
+    train_speed._main_head_only(resnet)
+    assert resnet == before  # a plain head is left as it is
