@@ -159,6 +159,25 @@ COMPILE_REDUCED: Dict[str, dict] = {
         'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'SEResNet',
         'SEResNeXt', 'Res2Net', 'ResNeSt')},
 }
+
+
+def _two_blocks_a_stage(type_name: str) -> dict:
+    """``depth``: the default depth's arch with at most 2 blocks a stage
+    (Darknet-53 and the CSP networks: a stage is a downsampling then
+    identical blocks)."""
+    import dataclasses
+    cls = MODELS.get(type_name)
+    default = inspect.signature(cls.__init__).parameters['depth'].default
+    arch = dataclasses.asdict(cls.ARCHS[default])
+    arch['num_blocks'] = tuple(min(n, 2) for n in arch['num_blocks'])
+    return dict(depth=arch)
+
+
+# (the same rule as ResNet-50's above: a stage's kinds are its first two)
+COMPILE_REDUCED.update({
+    name: _two_blocks_a_stage(name)
+    for name in ('Darknet', 'CSPDarkNet', 'CSPResNet', 'CSPResNeXt')
+})
 #: Inception-v4 has no arch argument: its stage table (one Inception-A, -B
 #: and -C block each instead of 4, 7 and 3) is swapped in while it builds.
 COMPILE_REDUCED_V4 = 'InceptionV4'
