@@ -128,6 +128,60 @@ UNPADDED: Dict[str, str] = {
 FULL = os.environ.get('MMBACKBONES_CONFORMANCE', '') == 'full'
 COMPILE_CI: Tuple[str, ...] = ('ResNet', 'RepVGG-deploy', 'MobileNetV3')
 
+#: Dynamo's cost is Python tracing, per module called, not per FLOP: the
+#: deepest families took 12-17 s each (HRNet-W32, Inception-ResNet-v2,
+#: Inception-v4) of the suite's 2 cores. The compile check is about graph
+#: breaks and gradients, which are per block kind, so these forms compile a
+#: reduced-depth variant with every block kind of the default -- each run
+#: of identical blocks cut to its first one or two (the first of a run may
+#: project or stride; the second is then the identity-shortcut form) -- on
+#: CI; ``MMBACKBONES_CONFORMANCE=full`` compiles the full depth. Every other
+#: check in this file builds the default depth.
+_RESNET50_REDUCED = dict(depth=dict(stage_blocks=(2, 2, 2, 2)))
+COMPILE_REDUCED: Dict[str, dict] = {
+    # 1 module per stage, 1 basic block per branch (same-width identity
+    # blocks), stage 1's two bottlenecks (projection + identity); all four
+    # branches and every fusion kind remain.
+    'HRNet': dict(extra={
+        'stage1': dict(num_modules=1, num_branches=1, block='BOTTLENECK',
+                       num_blocks=(2, ), num_channels=(64, )),
+        **{f'stage{k}': dict(num_modules=1, num_branches=k, block='BASIC',
+                             num_blocks=(1, ) * k,
+                             num_channels=tuple(32 * 2**b for b in range(k)))
+           for k in (2, 3, 4)}}),
+    # Inception-ResNet-A, -B, one scaled -C and the last linear C (block8).
+    'InceptionResNetV2': dict(arch=dict(num_blocks=(1, 1, 2))),
+    # 2 dense layers a block (the first reads the block's input only).
+    'DenseNet': dict(arch=dict(growth_rate=32, depths=(2, 2, 2, 2),
+                               init_channels=64)),
+    # ResNet-50's stage kinds (strided projection block + identity block).
+    **{name: _RESNET50_REDUCED for name in (
+        'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'SEResNet',
+        'SEResNeXt', 'Res2Net', 'ResNeSt')},
+}
+
+
+def _two_blocks_a_stage(type_name: str) -> dict:
+    """``depth``: the default depth's arch with at most 2 blocks a stage
+    (Darknet-53 and the CSP networks: a stage is a downsampling then
+    identical blocks)."""
+    import dataclasses
+    cls = MODELS.get(type_name)
+    default = inspect.signature(cls.__init__).parameters['depth'].default
+    arch = dataclasses.asdict(cls.ARCHS[default])
+    arch['num_blocks'] = tuple(min(n, 2) for n in arch['num_blocks'])
+    return dict(depth=arch)
+
+
+# (the same rule as ResNet-50's above: a stage's kinds are its first two)
+COMPILE_REDUCED.update({
+    name: _two_blocks_a_stage(name)
+    for name in ('Darknet', 'CSPDarkNet', 'CSPResNet', 'CSPResNeXt')
+})
+#: Inception-v4 has no arch argument: its stage table (one Inception-A, -B
+#: and -C block each instead of 4, 7 and 3) is swapped in while it builds.
+COMPILE_REDUCED_V4 = 'InceptionV4'
+
 #: bfloat16 autocast forward + backward: ~5 s for all families on a CPU with
 #: native bf16 (AVX-512 BF16 / AMX); without it oneDNN emulates bf16 and
 #: autocast ran 7-12x slower here, so such CPUs check this subset only.
@@ -463,6 +517,32 @@ def test_torch_export(form):
     _assert_close(outs, _eager(form), f'{form} export')
 
 
+def _compile_model(form: str) -> BaseBackbone:
+    """The model the compile check traces: :func:`_build`, or on CI its
+    reduced-depth variant (:data:`COMPILE_REDUCED`)."""
+    if FULL:
+        return _build(form)
+    if form == COMPILE_REDUCED_V4:
+        from mmbackbones.models.backbones import inception_v4
+        full = inception_v4.INCEPTION_V4_STAGES
+        # the first of each run of identical blocks (same spec object)
+        reduced = tuple(
+            tuple(layer for i, layer in enumerate(stage)
+                  if i == 0 or layer[1] is not stage[i - 1][1])
+            for stage in full)
+        assert sum(map(len, reduced)) < sum(map(len, full))
+        inception_v4.INCEPTION_V4_STAGES = reduced
+        try:
+            return _build(form)
+        finally:
+            inception_v4.INCEPTION_V4_STAGES = full
+    type_name, kwargs = FORMS[form]
+    model = MODELS.get(type_name)(
+        **{**kwargs, **COMPILE_REDUCED.get(form, {})},
+        out_indices=tuple(range(_num_stages(form))))
+    return randomize_bn(model).eval()
+
+
 @pytest.mark.parametrize('form', ALL)
 def test_compile_fullgraph_forward_backward(form):
     """``torch.compile(fullgraph=True)`` (a graph break is an error) of a
@@ -471,11 +551,16 @@ def test_compile_fullgraph_forward_backward(form):
     backend runs the captured graph: ~4 s of CPU a form); :data:`COMPILE_CI`
     (and every form with ``MMBACKBONES_CONFORMANCE=full``) also goes
     through AOTAutograd's joint forward-backward graph (``aot_eager``:
-    3-34 s a form)."""
+    3-34 s a form). The deepest forms compile a reduced-depth variant with
+    every block kind of the default (:data:`COMPILE_REDUCED`; full depth
+    with ``MMBACKBONES_CONFORMANCE=full``)."""
     import torch._dynamo
     torch._dynamo.reset()
     backend = 'aot_eager' if FULL or form in COMPILE_CI else 'eager'
-    model, x = _build(form).train(), _inputs(form)
+    model, x = _compile_model(form).train(), _inputs(form)
+    # a reduced-depth variant keeps every module type of the default
+    assert ({type(m) for m in model.modules()}
+            == {type(m) for m in _meta(form).modules()}), form
     compiled = torch.compile(model, backend=backend, fullgraph=True)
     results = []
     for run in (model, compiled):
