@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, make_stage_strides
-from ..layers import channel_shuffle, conv_norm_act
+from ..layers import concat_shuffle, conv_norm_act
 
 __all__ = ['ShuffleNetV2', 'ShuffleUnit', 'SHUFFLENET_V2_ARCHS']
 
@@ -67,12 +67,11 @@ class ShuffleUnit(nn.Module):
                           act_cfg=act_cfg, **common))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # concat then shuffle, in one copy
         if self.stride == 1:
             left, right = x.chunk(2, dim=1)
-            out = torch.cat((left, self.branch2(right)), dim=1)
-        else:
-            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        return channel_shuffle(out, 2)
+            return concat_shuffle(left, self.branch2(right))
+        return concat_shuffle(self.branch1(x), self.branch2(x))
 
 
 @dataclass(frozen=True)

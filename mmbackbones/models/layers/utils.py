@@ -35,3 +35,26 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
         raise ValueError(f'channel_shuffle: {x.shape[1]} channels cannot be '
                          f'split into groups={groups}')
     return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
+
+
+def concat_shuffle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``channel_shuffle(torch.cat((a, b), dim=1), 2)`` in one copy instead
+    of two: channel ``2k`` is ``a[:, k]``, ``2k + 1`` is ``b[:, k]``
+    (ShuffleNet V2's concat then shuffle, Fig. 3c/d). ``a`` and ``b`` have
+    the same shape. The result is in ``b``'s memory format: a channels_last
+    ``b`` is interleaved along its innermost (channel) dimension, so the
+    result stays channels_last, where the two-step version returned a
+    contiguous tensor.
+
+    >>> a, b = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    >>> torch.equal(concat_shuffle(a, b),
+    ...             channel_shuffle(torch.cat((a, b), dim=1), 2))
+    True
+    """
+    if not isinstance(b, torch.fx.Proxy) and b.dim() == 4 and \
+            not b.is_contiguous() and \
+            b.is_contiguous(memory_format=torch.channels_last):
+        nhwc = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)),
+                           dim=-1).flatten(-2)
+        return nhwc.permute(0, 3, 1, 2)
+    return torch.stack((a, b), dim=2).flatten(1, 2)

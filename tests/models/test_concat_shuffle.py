@@ -1,0 +1,31 @@
+"""``concat_shuffle``: ShuffleNet V2's concat-then-shuffle in one copy --
+the same values and gradients as ``channel_shuffle(cat)``, and a
+channels_last input stays channels_last (the two-step version returned a
+contiguous tensor, so channels_last training paid a conversion a unit)."""
+import pytest
+import torch
+
+from mmbackbones.models.layers import channel_shuffle, concat_shuffle
+
+CL = torch.channels_last
+
+
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, CL])
+def test_same_values_and_gradients_as_cat_then_shuffle(memory_format):
+    torch.manual_seed(0)
+    x = torch.rand(2, 12, 5, 7).contiguous(memory_format=memory_format)
+    b = torch.rand(2, 6, 5, 7).contiguous(memory_format=memory_format)
+    grad = torch.rand(2, 12, 5, 7)
+    results = []
+    for fn in (concat_shuffle,
+               lambda a, b: channel_shuffle(torch.cat((a, b), dim=1), 2)):
+        xs, bs = x.clone().requires_grad_(), b.clone().requires_grad_()
+        left = xs.chunk(2, dim=1)[0]  # a view, as in the unit
+        out = fn(left, bs)
+        out.backward(grad)
+        results.append((out, xs.grad, bs.grad))
+    (out, gx, gb), (want, want_gx, want_gb) = results
+    assert torch.equal(out, want)
+    assert torch.equal(gx, want_gx) and torch.equal(gb, want_gb)
+    assert out.is_contiguous(memory_format=memory_format)
+    assert torch.equal(out[:, 1::2], b) and torch.equal(out[:, ::2], x[:, :6])
