@@ -66,3 +66,40 @@ def test_fused_updates_equal_the_default_loop():
             torch.testing.assert_close(a, b, rtol=3e-7, atol=3e-7)
         moved |= not torch.equal(a, start)
     assert moved  # the steps did update the weights
+
+def test_resumed_state_follows_a_channels_last_run():
+    """PyTorch's fused SGD walks weight, gradient and momentum as flat
+    memory: a contiguous momentum buffer (as checkpoints are saved) beside a
+    channels_last weight is silently mis-paired. The checkpoint hook gives
+    the resumed state the run's format, so the fused step after a resume is
+    the loop's step."""
+    from mmbackbones.engine import ContiguousCheckpointHook
+    from mmbackbones.engine.memory_format import contiguous_tensors
+    torch.manual_seed(0)
+    net = nn.Conv2d(4, 6, 3).to(memory_format=torch.channels_last)
+    grads = [torch.randn_like(p) for p in net.parameters()]
+    after = {}
+    for kind, hook in (('loop', None), ('fused', None),
+                       ('fused+hook', ContiguousCheckpointHook())):
+        model = copy.deepcopy(net)
+        options = dict(lr=0.1, momentum=0.9, weight_decay=1e-4)
+        make = (lambda ps: torch.optim.SGD(ps, foreach=False, **options)) \
+            if kind == 'loop' else \
+            (lambda ps: torch.optim.SGD(ps, fused=True, **options))
+        opt = make(model.parameters())
+        for p, g in zip(model.parameters(), grads):
+            p.grad = g.clone()
+        opt.step()
+        checkpoint = dict(optimizer=contiguous_tensors(opt.state_dict()))
+        if hook is not None:
+            hook.after_load_checkpoint(None, checkpoint)
+        opt = make(model.parameters())  # the resumed run's optimizer
+        opt.load_state_dict(checkpoint['optimizer'])
+        for p, g in zip(model.parameters(), grads):
+            p.grad = g.clone()
+        opt.step()
+        after[kind] = model.weight.detach().clone()
+    torch.testing.assert_close(after['fused+hook'], after['loop'],
+                               rtol=3e-7, atol=3e-7)
+    # Without the hook the fused step pairs the wrong elements.
+    assert (after['fused'] - after['loop']).abs().max() > 1e-3
