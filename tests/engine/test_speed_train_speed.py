@@ -57,9 +57,9 @@ def test_references_that_do_not_fit_are_refused(capsys):
     assert 'no timm reference is known' in capsys.readouterr().err
     # ... and another network's features are not the same shape.
     assert call_tool(train_speed.main, [CONFIG, *TINY, '--reference',
-                                        'torchvision:resnet18'],
+                                        'torchvision:resnet18',
+                                        '--processes', 'one'],
                      prog='train_speed.py', bad_input=(ValueError, )) == 2
-    # (found in the reference's own process, still bad input: exit 2)
     assert 'not the same variant' in capsys.readouterr().err
     assert call_tool(train_speed.main, [CONFIG, *TINY, '--mode', 'infer',
                                         '--processes', 'separate'],
@@ -84,3 +84,23 @@ def test_tapped_auxiliary_heads_meet_the_references_main_head():
     before = dict(resnet)
     train_speed._main_head_only(resnet)
     assert resnet == before  # a plain head is left as it is
+
+
+def test_a_side_process_error_is_raised_in_the_parent():
+    """What a side's process sends back (``_side_process``) over a real
+    pipe: bad input stays a ValueError (exit 2), anything else names its
+    type; a process that died without a reply is named."""
+    import multiprocessing
+    parent, child = multiprocessing.Pipe()
+    child.send(('error', ('ValueError', 'reference process: not the same '
+                          'variant')))
+    with pytest.raises(ValueError, match='not the same variant'):
+        train_speed._reply(parent, 'reference')
+    child.send(('error', ('KeyError', 'ours process: boom')))
+    with pytest.raises(RuntimeError, match='KeyError: ours process: boom'):
+        train_speed._reply(parent, 'ours')
+    child.send(('ready', {'a': 1}))
+    assert train_speed._reply(parent, 'ours') == {'a': 1}
+    child.close()
+    with pytest.raises(RuntimeError, match='the ours process ended'):
+        train_speed._reply(parent, 'ours')
