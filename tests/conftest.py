@@ -7,6 +7,11 @@ import sys
 # workers, OpenMP's spin-waiting makes small ops 10-15x slower; sleep
 # instead. Set before torch is imported (subprocesses inherit it).
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+# Under pytest-xdist each worker has one core: the tools it starts in
+# subprocesses get one thread too (two 2-thread trainers on 2 cores wait on
+# each other's threads; tests/engine ran 120 -> 112 s).
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
