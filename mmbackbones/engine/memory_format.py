@@ -70,16 +70,21 @@ def to_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
     return model.to(memory_format=torch_format(memory_format))
 
 
-def contiguous_tensors(obj: Any) -> Any:
-    """``obj`` with every tensor in it (nested dicts, lists, tuples) made
-    contiguous; other values are returned as they are."""
+def map_tensors(obj: Any, fn) -> Any:
+    """``obj`` with ``fn`` applied to every tensor in it (nested dicts,
+    lists, tuples); other values are returned as they are."""
     if isinstance(obj, torch.Tensor):
-        return obj.contiguous()
+        return fn(obj)
     if isinstance(obj, dict):
-        return type(obj)((k, contiguous_tensors(v)) for k, v in obj.items())
+        return type(obj)((k, map_tensors(v, fn)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
-        return type(obj)(contiguous_tensors(v) for v in obj)
+        return type(obj)(map_tensors(v, fn) for v in obj)
     return obj
+
+
+def contiguous_tensors(obj: Any) -> Any:
+    """``obj`` with every tensor in it made contiguous."""
+    return map_tensors(obj, lambda t: t.contiguous())
 
 
 @MODELS.register_module()
@@ -141,18 +146,7 @@ class ContiguousCheckpointHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # (mmengine's resume calls this before it loads the optimizer)
         if 'optimizer' in checkpoint:
-            checkpoint['optimizer'] = _four_d_in(checkpoint['optimizer'],
-                                                 self.memory_format)
-
-
-def _four_d_in(obj: Any, memory_format: torch.memory_format) -> Any:
-    """``obj`` with every 4-d tensor in it in ``memory_format``."""
-    if isinstance(obj, torch.Tensor):
-        return obj.contiguous(memory_format=memory_format) \
-            if obj.dim() == 4 else obj
-    if isinstance(obj, dict):
-        return type(obj)(
-            (k, _four_d_in(v, memory_format)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
-        return type(obj)(_four_d_in(v, memory_format) for v in obj)
-    return obj
+            checkpoint['optimizer'] = map_tensors(
+                checkpoint['optimizer'],
+                lambda t: t.contiguous(memory_format=self.memory_format)
+                if t.dim() == 4 else t)
