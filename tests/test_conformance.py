@@ -527,8 +527,8 @@ def test_torch_export(form):
 
 
 def _compile_model(form: str) -> BaseBackbone:
-    """The model the compile check traces: :func:`_build`, or on CI its
-    reduced-depth variant (:data:`COMPILE_REDUCED`)."""
+    """The model the compile and export checks trace: :func:`_build`, or on
+    CI its reduced-depth variant (:data:`COMPILE_REDUCED`)."""
     if FULL:
         return _build(form)
     if form == COMPILE_REDUCED_V4:

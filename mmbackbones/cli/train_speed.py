@@ -231,7 +231,7 @@ def _main_head_only(model_cfg) -> None:
     head = model_cfg['head']
     kind = head['type'] if isinstance(head['type'], str) else \
         head['type'].__name__
-    if kind != 'AuxClsHead':
+    if kind.split('.')[-1] != 'AuxClsHead':  # also 'mmbackbones.AuxClsHead'
         return
     plain = dict(num_classes=head['num_classes'], loss=head['loss'],
                  topk=head.get('topk', (1, )))

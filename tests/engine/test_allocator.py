@@ -94,3 +94,19 @@ def test_huge_pages_follow_the_kernel_switch(tmp_path):
     switch.write_text('always [madvise] never\n')
     assert huge_pages_allowed(str(switch))
     assert not huge_pages_allowed(str(tmp_path / 'missing'))
+
+
+def test_train_sets_the_allocator_up_before_anything_else(monkeypatch):
+    """tools/train.py calls ``tune_allocator`` with ``--allocator`` (default
+    tuned) first: before the config is even read (a missing one here)."""
+    from mmbackbones.cli import train as train_cli
+    from mmbackbones.utils import InputError
+    asked = []
+    monkeypatch.setattr(train_cli, 'tune_allocator', asked.append)
+    for argv, expected in ((['missing.py'], 'tuned'),
+                           (['missing.py', '--allocator', 'default'],
+                            'default')):
+        with pytest.raises(InputError, match='config file not found'):
+            train_cli.main(argv)
+        assert asked[-1] == expected
+    assert len(asked) == 2
