@@ -13,7 +13,9 @@ One of each, so there is one way to do it:
 * :func:`flatten_tensors` / :func:`count_non_finite` /
   :func:`relative_error` -- compare the (nested) outputs of two models;
 * :func:`atomic_write` / :func:`atomic_path` -- write a file so that a crash
-  leaves the old one or the new one, never half.
+  leaves the old one or the new one, never half;
+* :class:`Terminated` / :func:`sigterm_as_exception` /
+  :func:`raise_if_terminated` -- SIGTERM stops a run the way SIGINT does.
 
 This module imports nothing from the rest of the package when it is
 imported (everything else may import it); :func:`config_file` looks model
@@ -29,7 +31,9 @@ Example:
 import math
 import os
 import os.path as osp
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Optional
 
@@ -262,3 +266,62 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f:
             write(f)
+
+
+_TERMINATED = ('terminated (SIGTERM): stopped cleanly (no temporary file '
+               'left, work dir unlocked)')
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM (what schedulers send), so the
+    run unwinds like on SIGINT: temporary files removed, locks released.
+    A BaseException, like KeyboardInterrupt, so ``except Exception`` in
+    library code does not swallow it."""
+
+
+@contextmanager
+def sigterm_as_exception():
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread
+    (only there can Python install handlers; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != owner:
+            # A process forked inside (a DataLoader worker) inherits the
+            # handler: it ends the way SIGTERM ends any process, silently.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if frame is not None and frame.f_globals.get('__name__') == 'logging':
+            # Inside logging's at-fork lock callbacks (a DataLoader worker
+            # starting) an exception is printed and ignored, and the run
+            # would go on: deliver the signal again a moment later.
+            threading.Timer(0.01, os.kill,
+                            (os.getpid(), signal.SIGTERM)).start()
+            return
+        # Ignore further SIGTERMs while unwinding (a scheduler may repeat).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _pending.append(signum)
+        raise Terminated(_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _pending.clear()
+
+
+_pending: List[int] = []  # the SIGTERM being handled, while unwinding
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` again if a SIGTERM arrived and the run
+    still goes on: library code with a bare ``except:`` swallowed the
+    first one (mmengine's MessageHub does, around a deepcopy). The runner
+    calls this at every hook point."""
+    if _pending:
+        raise Terminated(_TERMINATED)

@@ -29,12 +29,8 @@ Every tool's CONFIG is a config file or a model name (``resnet50``, see
 (``mmbackbones.utils``).
 """
 import argparse
-import os
 import os.path as osp
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
@@ -44,8 +40,11 @@ from mmbackbones.converters.base import describe_mismatch
 from mmbackbones.engine.checkpoint import (CheckpointError,
                                            load_checkpoint_file)
 # load_config is the tools' too (imported from here by them).
+# Terminated / sigterm_as_exception are the tools' (SafeRunner raises
+# Terminated again at hook points, so they live below the engine).
 from mmbackbones.utils import (InputError, ReportedError,  # noqa: F401
-                               RunStopped, config_file, load_config)
+                               RunStopped, Terminated, config_file,
+                               load_config, sigterm_as_exception)
 
 DEMO_COMMAND = 'python tools/train.py configs/demo/shufflenet_v2_digits.py'
 
@@ -114,8 +113,18 @@ def call_tool(main: Callable[[Optional[Sequence[str]]], Any],
     """
     prog = prog or osp.basename(sys.argv[0])
     try:
-        with sigterm_as_exception():
-            main(argv)
+        try:
+            with sigterm_as_exception():
+                main(argv)
+        except Exception as err:
+            # Library code that catches everything (mmengine turns any
+            # exception while formatting the config for a checkpoint into
+            # a SyntaxError) may replace the interruption with its own
+            # error: the interruption is still what stopped the run.
+            interruption = _interruption_behind(err)
+            if interruption is None:
+                raise
+            raise interruption from None
     except KeyboardInterrupt:
         print(f'{prog}: interrupted (SIGINT)', file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -128,6 +137,18 @@ def call_tool(main: Callable[[Optional[Sequence[str]]], Any],
         print(f'{prog}: error: {one_line(err)}', file=sys.stderr)
         return getattr(err, 'exit_code', EXIT_BAD_INPUT)
     return EXIT_OK
+
+
+def _interruption_behind(err: BaseException) -> Optional[BaseException]:
+    """The SIGINT/SIGTERM exception that ``err`` was raised while handling
+    (its ``__context__``/``__cause__`` chain), or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, (KeyboardInterrupt, Terminated)):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def one_line(err: BaseException) -> str:
@@ -155,41 +176,6 @@ def run_tool(main: Callable[[Optional[Sequence[str]]], Any],
     code = call_tool(main, argv, prog, bad_input)
     if code:
         sys.exit(code)
-
-
-class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM (what schedulers send), so the
-    run unwinds like on SIGINT: temporary files removed, locks released.
-    A BaseException, like KeyboardInterrupt, so ``except Exception`` in
-    library code does not swallow it."""
-
-
-@contextmanager
-def sigterm_as_exception():
-    """While inside, SIGTERM raises :class:`Terminated` in the main thread
-    (only there can Python install handlers; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if frame is not None and frame.f_globals.get('__name__') == 'logging':
-            # Inside logging's at-fork lock callbacks (a DataLoader worker
-            # starting) an exception is printed and ignored, and the run
-            # would go on: deliver the signal again a moment later.
-            threading.Timer(0.01, os.kill,
-                            (os.getpid(), signal.SIGTERM)).start()
-            return
-        # Ignore further SIGTERMs while unwinding (a scheduler may repeat).
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated('terminated (SIGTERM): stopped cleanly (no '
-                         'temporary file left, work dir unlocked)')
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------- #

@@ -12,13 +12,15 @@ from .optim_wrapper import CPUAutocastOptimWrapper  # noqa: E402
 __all__ += ['CPUAutocastOptimWrapper']
 from .hooks import (ExactResumeHook, NonFiniteLossError,  # noqa: E402
                     NonFiniteLossHook, RankConsistencyHook,
-                    SafeCheckpointHook, seed_worker)
+                    QuietWhenMainStops, SafeCheckpointHook,
+                    quiet_when_main_stops, seed_worker)
 from .runner import SafeRunner, WorkDirBusy  # noqa: E402
 
 __all__ += [
     'ExactResumeHook', 'NonFiniteLossError', 'NonFiniteLossHook',
     'RankConsistencyHook', 'SafeCheckpointHook',
-    'seed_worker', 'SafeRunner', 'WorkDirBusy'
+    'QuietWhenMainStops', 'quiet_when_main_stops', 'seed_worker',
+    'SafeRunner', 'WorkDirBusy'
 ]
 from .memory_format import (MEMORY_FORMATS,  # noqa: E402
                             ContiguousCheckpointHook,

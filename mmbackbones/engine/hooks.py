@@ -22,6 +22,9 @@
   and ``random`` in each worker from the seed torch gives that worker (which
   follows the main process's torch RNG, and so the epoch), instead of
   mmengine's default, which gives every epoch the same augmentations.
+* :class:`QuietWhenMainStops` — wraps a loader's ``worker_init_fn`` (the
+  runner does it for every loader) so that a worker whose main process
+  stops in the middle of a transfer prints no traceback of its own.
 * :class:`RankConsistencyHook` — checks after each epoch that all ranks
   hold the same weights and buffers (catches silent DDP divergence).
 """
@@ -29,7 +32,9 @@ import math
 import os
 import os.path as osp
 import random
-from typing import List, Optional, Tuple
+import sys
+from multiprocessing import queues
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -82,7 +87,6 @@ class SafeCheckpointHook(CheckpointHook):
                 self.out_dir, self.filename_tmpl.format(retired))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
-
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         # mmengine's removes the previous best, then saves the new one.
@@ -200,6 +204,58 @@ def seed_worker(worker_id: int) -> None:
     seed = (torch.initial_seed() + 7919 * rank) % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+# What a worker's threads that talk to the main process raise when it
+# stops mid-transfer: its end of the pipe or socket is gone.
+_MAIN_GONE = (BrokenPipeError, ConnectionResetError, EOFError)
+
+
+def quiet_when_main_stops() -> None:
+    """In a DataLoader worker, before its first batch: the result queue's
+    feeder thread and the file-descriptor server (``resource_sharer``,
+    which hands shared tensors to the main process) each print a traceback
+    when the main process stops in the middle of a transfer (a broken pipe,
+    a reset connection). The main process reports why it stopped; those
+    tracebacks say nothing more and come after its last line, so they are
+    not printed. Any other error in those threads still is."""
+    report_feeder_error = queues.Queue._on_queue_feeder_error
+
+    def on_feeder_error(err, obj):
+        if not isinstance(err, _MAIN_GONE):
+            report_feeder_error(err, obj)
+
+    # Read when the feeder thread starts, at the worker's first put.
+    queues.Queue._on_queue_feeder_error = staticmethod(on_feeder_error)
+    report = sys.excepthook
+
+    def excepthook(kind, err, tb):
+        # resource_sharer's thread reports through sys.excepthook.
+        if not (issubclass(kind, _MAIN_GONE) and tb is not None
+                and tb.tb_frame.f_globals.get('__name__')
+                == 'multiprocessing.resource_sharer'):
+            report(kind, err, tb)
+
+    sys.excepthook = excepthook
+
+
+class QuietWhenMainStops:
+    """A DataLoader ``worker_init_fn``: :func:`quiet_when_main_stops`, then
+    the loader's own ``worker_init_fn`` (if any). A class, so that it
+    pickles for workers that are spawned.
+
+    Example:
+        >>> QuietWhenMainStops(None).init is None
+        True
+    """
+
+    def __init__(self, init: Optional[Callable[[int], None]]):
+        self.init = init
+
+    def __call__(self, worker_id: int) -> None:
+        quiet_when_main_stops()
+        if self.init is not None:
+            self.init(worker_id)
 
 
 @HOOKS.register_module()

@@ -34,9 +34,10 @@ from mmengine.runner import BaseLoop, Runner
 from mmbackbones.datasets.checked import (CheckedDataset, check_class_folders,
                                           check_same_classes, class_folders)
 from mmbackbones.registry import RUNNERS
-from mmbackbones.utils import InputError, atomic_path
+from mmbackbones.utils import InputError, atomic_path, raise_if_terminated
 from .checkpoint import atomic_write
 from .compile import compile_model, compile_options
+from .hooks import QuietWhenMainStops
 from .memory_format import check_memory_format, to_memory_format
 
 LOCK_NAME = '.mmbackbones.lock'
@@ -161,6 +162,12 @@ class SafeRunner(Runner):
         finally:
             self.release_work_dir()
 
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        # A SIGTERM whose exception library code swallowed stops the run
+        # at the next hook point instead of being lost.
+        raise_if_terminated()
+        super().call_hook(fn_name, **kwargs)
+
     def val(self):
         try:
             return super().val()
@@ -217,7 +224,8 @@ class SafeRunner(Runner):
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
         """mmengine's, with the dataset checked (an empty class folder is
         refused) and wrapped so that a sample that cannot be loaded is one
-        error naming its file (``mmbackbones.datasets.checked``)."""
+        error naming its file (``mmbackbones.datasets.checked``); workers
+        say nothing when the main process stops (QuietWhenMainStops)."""
         if isinstance(dataloader, dict) and isinstance(
                 dataloader.get('dataset'), dict):
             dataloader = copy.copy(dataloader)
@@ -226,8 +234,12 @@ class SafeRunner(Runner):
                 dataset.full_init()
             check_class_folders(dataset, type(dataset).__name__)
             dataloader['dataset'] = CheckedDataset(dataset)
-        return Runner.build_dataloader(dataloader, seed=seed,
-                                       diff_rank_seed=diff_rank_seed)
+        loader = Runner.build_dataloader(dataloader, seed=seed,
+                                         diff_rank_seed=diff_rank_seed)
+        if getattr(loader, 'num_workers', 0) and not isinstance(
+                loader.worker_init_fn, QuietWhenMainStops):
+            loader.worker_init_fn = QuietWhenMainStops(loader.worker_init_fn)
+        return loader
 
     def build_val_loop(self, loop):
         loop = super().build_val_loop(loop)
