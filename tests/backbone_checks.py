@@ -370,8 +370,14 @@ def check_channels_last(model: nn.Module, x: torch.Tensor,
     last = copy.deepcopy(model).to(memory_format=torch.channels_last)
     x_last = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        ref, outs = model(x), last(x_last)
+        ref = model(x)
+        with _contiguous_inputs(last) as found:
+            outs = last(x_last)
     _assert_all_close(outs, ref, rtol, 'eval output')
+    # Every layer stays in the format: an op that returns a contiguous
+    # tensor makes the next convolution convert it back (ResNeSt's split
+    # sum and ShuffleNet V1's channel shuffle did, and cost their speed).
+    assert not found, f'channels_last model: contiguous input to {found[:5]}'
     steps = []
     for fmt in (torch.contiguous_format, torch.channels_last):
         net = copy.deepcopy(model).to(dtype=torch.float64,
@@ -393,6 +399,33 @@ def check_channels_last(model: nn.Module, x: torch.Tensor,
     bad = [n for n, p in last.named_parameters() if p.requires_grad and (
         p.grad is None or not torch.isfinite(p.grad).all())]
     assert not bad, f'channels_last training: no finite gradient {bad[:5]}'
+
+
+@contextlib.contextmanager
+def _contiguous_inputs(model: nn.Module):
+    """Collects the names of the leaf modules that get a 4-d input laid
+    out contiguous (NCHW) and not channels_last (more than one channel and
+    pixel; a channel slice of a channels_last tensor is neither, and is
+    not counted)."""
+    found: List[str] = []
+
+    def hook(name):
+        def check(module, inputs):
+            t = inputs[0] if inputs else None
+            if (isinstance(t, torch.Tensor) and t.dim() == 4
+                    and t.shape[1] > 1 and t.shape[2] * t.shape[3] > 1
+                    and t.is_contiguous()):
+                found.append(name)
+        return check
+
+    handles = [m.register_forward_pre_hook(hook(name))
+               for name, m in model.named_modules()
+               if not any(True for _ in m.children())]
+    try:
+        yield found
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def _assert_all_close(got, expected, rtol, what):

@@ -29,3 +29,14 @@ def test_same_values_and_gradients_as_cat_then_shuffle(memory_format):
     assert torch.equal(gx, want_gx) and torch.equal(gb, want_gb)
     assert out.is_contiguous(memory_format=memory_format)
     assert torch.equal(out[:, 1::2], b) and torch.equal(out[:, ::2], x[:, :6])
+
+
+@pytest.mark.parametrize('groups', [2, 3, 8])
+def test_channel_shuffle_keeps_channels_last(groups):
+    torch.manual_seed(0)
+    x = torch.rand(2, 24, 5, 7)
+    want = x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
+    out = channel_shuffle(x.contiguous(memory_format=CL), groups)
+    assert torch.equal(out, want)
+    assert out.is_contiguous(memory_format=CL)
+    assert channel_shuffle(x, groups).is_contiguous()

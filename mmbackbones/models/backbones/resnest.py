@@ -94,23 +94,31 @@ class SplitAttentionConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.norm0(self.conv(x)))  # (N, radix * C, H, W)
         n = x.shape[0]
+        # Pooled sum of the splits = sum of the pooled splits: one read of
+        # x, no (N, C, H, W) temporary. (Sizes by index, not *x.shape: fx
+        # cannot unpack a traced shape; not unflatten: the ONNX exporter
+        # bakes its batch size in.)
+        gap = x.mean((2, 3))
         if self.radix > 1:
-            # A view in both memory formats: only the channel dim splits.
-            # (sizes by index, not *x.shape[2:]: torch.fx cannot unpack a
-            # traced shape; not unflatten: the ONNX exporter bakes its batch
-            # size in)
-            splits = x.view(n, self.radix, self.channels, x.shape[2],
-                            x.shape[3])
-            gap = splits.sum(dim=1)
-        else:
-            gap = x
-        gap = gap.mean((2, 3), keepdim=True)  # (N, C, 1, 1)
+            gap = gap.view(n, self.radix, self.channels).sum(dim=1)
+        gap = gap.view(n, self.channels, 1, 1)
         attention = self.fc2(self.relu(self.norm1(self.fc1(gap))))
         attention = radix_softmax(attention, self.radix, self.groups)
+        attention = attention.view(n, -1, 1, 1)
         if self.radix == 1:
-            return x * attention.view(n, -1, 1, 1)
-        attention = attention.view(n, self.radix, self.channels, 1, 1)
-        return (splits * attention).sum(dim=1)
+            return x * attention
+        # The weighted sum split by split, on channel slices of x: the
+        # output keeps x's memory format (a sum over a 5-D view of a
+        # channels_last x came out contiguous, and every later layer of
+        # the block converted it back), and there is no (N, radix * C, H,
+        # W) temporary of products.
+        # (Slices, not split(): fx cannot iterate a traced tuple.)
+        c = self.channels
+        out = x[:, :c] * attention[:, :c]
+        for r in range(1, self.radix):
+            part = slice(r * c, (r + 1) * c)
+            out = torch.addcmul(out, x[:, part], attention[:, part])
+        return out
 
 
 class SplitAttentionBottleneck(Bottleneck):

@@ -28,13 +28,32 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """Interleave the channels of ``groups`` groups (ShuffleNet, Sec. 3.1).
 
     (N, g*c, H, W) -> view (N, g, c, H, W) -> transpose -> (N, c*g, H, W).
+    The result is in ``x``'s memory format: a channels_last ``x`` is
+    shuffled along its innermost (channel) dimension (the plain version
+    returns a contiguous tensor, which the next convolution converts back).
+
+    >>> x = torch.arange(6.).view(1, 6, 1, 1)
+    >>> channel_shuffle(x, 2).flatten().tolist()
+    [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
     """
     # unflatten / flatten, not view(n, g, c // g, h, w): under torch.fx the
     # shape is a Proxy that can be neither unpacked nor branched on.
-    if not isinstance(x, torch.fx.Proxy) and x.shape[1] % groups:
+    if isinstance(x, torch.fx.Proxy):
+        return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
+    if x.shape[1] % groups:
         raise ValueError(f'channel_shuffle: {x.shape[1]} channels cannot be '
                          f'split into groups={groups}')
+    if _is_channels_last(x):
+        nhwc = x.permute(0, 2, 3, 1).unflatten(3, (groups, -1))
+        return nhwc.transpose(3, 4).flatten(3, 4).permute(0, 3, 1, 2)
     return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    """A 4-d tensor laid out channels_last (and not also contiguous, as
+    one with a single channel or pixel is)."""
+    return (x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
 
 
 def concat_shuffle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -51,9 +70,7 @@ def concat_shuffle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ...             channel_shuffle(torch.cat((a, b), dim=1), 2))
     True
     """
-    if not isinstance(b, torch.fx.Proxy) and b.dim() == 4 and \
-            not b.is_contiguous() and \
-            b.is_contiguous(memory_format=torch.channels_last):
+    if not isinstance(b, torch.fx.Proxy) and _is_channels_last(b):
         nhwc = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)),
                            dim=-1).flatten(-2)
         return nhwc.permute(0, 3, 1, 2)
