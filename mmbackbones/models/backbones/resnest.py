@@ -112,12 +112,15 @@ class SplitAttentionConv2d(nn.Module):
         # channels_last x came out contiguous, and every later layer of
         # the block converted it back), and there is no (N, radix * C, H,
         # W) temporary of products.
-        # (Slices, not split(): fx cannot iterate a traced tuple.)
-        c = self.channels
-        out = x[:, :c] * attention[:, :c]
+        # split(), not slices: its backward is one cat of the splits'
+        # gradients, in their format; a slice's backward fills a zero
+        # tensor (contiguous) per split and adds them up. Indexed, not
+        # iterated: fx cannot iterate a traced tuple.
+        splits = x.split(self.channels, dim=1)
+        weights = attention.split(self.channels, dim=1)
+        out = splits[0] * weights[0]
         for r in range(1, self.radix):
-            part = slice(r * c, (r + 1) * c)
-            out = torch.addcmul(out, x[:, part], attention[:, part])
+            out = torch.addcmul(out, splits[r], weights[r])
         return out
 
 
