@@ -114,7 +114,7 @@ def _stderr_of_child(case, quiet):
             if quiet:
                 quiet_when_main_stops()
             case()
-            time.sleep(0.5)  # the thread reports meanwhile
+            time.sleep(0.3)  # the thread reports meanwhile
             print('done', file=sys.stderr)
         finally:
             os._exit(0)
