@@ -272,6 +272,11 @@ _TERMINATED = ('terminated (SIGTERM): stopped cleanly (no temporary file '
                'left, work dir unlocked)')
 
 
+#: The SIGTERM being handled while the run unwinds (cleared on leaving
+#: :func:`sigterm_as_exception`); :func:`raise_if_terminated` reads it.
+_pending: List[int] = []
+
+
 class Terminated(BaseException):
     """Raised in the main thread on SIGTERM (what schedulers send), so the
     run unwinds like on SIGINT: temporary files removed, locks released.
@@ -313,9 +318,6 @@ def sigterm_as_exception():
     finally:
         signal.signal(signal.SIGTERM, previous)
         _pending.clear()
-
-
-_pending: List[int] = []  # the SIGTERM being handled, while unwinding
 
 
 def raise_if_terminated() -> None:

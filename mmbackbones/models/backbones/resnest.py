@@ -107,15 +107,12 @@ class SplitAttentionConv2d(nn.Module):
         attention = attention.view(n, -1, 1, 1)
         if self.radix == 1:
             return x * attention
-        # The weighted sum split by split, on channel slices of x: the
-        # output keeps x's memory format (a sum over a 5-D view of a
-        # channels_last x came out contiguous, and every later layer of
-        # the block converted it back), and there is no (N, radix * C, H,
-        # W) temporary of products.
-        # split(), not slices: its backward is one cat of the splits'
-        # gradients, in their format; a slice's backward fills a zero
-        # tensor (contiguous) per split and adds them up. Indexed, not
-        # iterated: fx cannot iterate a traced tuple.
+        # The weighted sum split by split keeps x's memory format (a sum
+        # over a 5-D view of a channels_last x came out contiguous) and
+        # makes no (N, radix * C, H, W) temporary. split(), not slices:
+        # its backward is one cat in the splits' format, a slice's a
+        # zero-filled contiguous tensor per split. Indexed, not iterated:
+        # fx cannot iterate a traced tuple.
         splits = x.split(self.channels, dim=1)
         weights = attention.split(self.channels, dim=1)
         out = splits[0] * weights[0]
