@@ -8,6 +8,7 @@ every constructor argument has one. The fusion and ONNX tests and
 lands later is covered without touching them.
 """
 import copy
+import functools
 import glob
 import inspect
 import os
@@ -72,8 +73,16 @@ def default_variants() -> Dict[str, Optional[Tuple[str, dict]]]:
     """``{class name: (where, backbone cfg)}`` for every registered
     backbone; ``None`` when no default variant is known.
 
-    ``where`` is the config path, or ``'defaults'``.
+    ``where`` is the config path, or ``'defaults'``. The configs are read
+    once per process (~150 files, seconds); each call returns a copy.
     """
+    return copy.deepcopy(_default_variants(tuple(registered_backbones())))
+
+
+@functools.lru_cache(maxsize=None)
+def _default_variants(names: Tuple[str, ...]
+                      ) -> Dict[str, Optional[Tuple[str, dict]]]:
+    # (keyed on the registered names: a family registered later is seen)
     found: Dict[str, Tuple[str, dict]] = {}
     for pattern in ('*.py', os.path.join('*', '*.py')):
         for name, path, cfg in _config_backbones(pattern):
