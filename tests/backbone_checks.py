@@ -47,6 +47,34 @@ def torchvision_features(model: nn.Module) -> nn.Module:
     return nn.Sequential(*list(model.children())[:-2])
 
 
+class Collapsed(nn.Identity):
+    """What :func:`collapse_repeats` leaves of a repeated block: its input,
+    whatever else the block was called with (HRNet's ``out_branches``)."""
+
+    def forward(self, x, *args, **kwargs):
+        return x
+
+
+def collapse_repeats(model: nn.Module) -> int:
+    """Replace each block of an ``nn.Sequential`` that repeats the block
+    before it -- the same ``repr``: type, widths, stride, every argument --
+    by :class:`Collapsed` (the repeat maps its input's shape to itself, so
+    the network still runs, and its module paths stay valid for the stage
+    declarations). Returns how many were replaced."""
+    replaced = 0
+    for module in list(model.modules()):
+        if type(module) is not nn.Sequential:
+            continue
+        before = None
+        for name, child in list(module.named_children()):
+            text = repr(child)
+            if text == before:
+                module._modules[name] = Collapsed()
+                replaced += 1
+            before = text
+    return replaced
+
+
 def check_forward_backward(model: nn.Module, x: torch.Tensor,
                            check_spatial: bool = True) -> None:
     """Output shapes follow feature_info; every parameter gets a gradient.

@@ -49,8 +49,9 @@ from typing import Dict, List, Tuple
 
 import pytest
 import torch
-from backbone_checks import (check_channels_last, check_frozen_values,
-                             check_recomputes, forward_calls, is_chain,
+from backbone_checks import (Collapsed, check_channels_last,
+                             check_frozen_values, check_recomputes,
+                             collapse_repeats, forward_calls, is_chain,
                              output_ancestry, parameter_use_order,
                              randomize_bn, relative_error)
 from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
@@ -135,8 +136,11 @@ COMPILE_CI: Tuple[str, ...] = ('ResNet', 'RepVGG-deploy', 'MobileNetV3')
 #: reduced-depth variant with every block kind of the default -- each run
 #: of identical blocks cut to its first one or two (the first of a run may
 #: project or stride; the second is then the identity-shortcut form) -- on
-#: CI; ``MMBACKBONES_CONFORMANCE=full`` compiles the full depth. Every other
-#: check in this file builds the default depth.
+#: CI; ``MMBACKBONES_CONFORMANCE=full`` compiles the full depth. The other
+#: forms get the same rule without a table: a block that repeats its
+#: predecessor exactly is skipped (:func:`collapse_repeats`).
+#: torch.export traces the same variants; every other check in this file
+#: builds the default depth.
 _RESNET50_REDUCED = dict(depth=dict(stage_blocks=(2, 2, 2, 2)))
 COMPILE_REDUCED: Dict[str, dict] = {
     # 1 module per stage, 1 basic block per branch (same-width identity
@@ -429,7 +433,7 @@ def test_deterministic_training_step(form):
     """``torch.use_deterministic_algorithms(True)`` does not raise in a CPU
     training step (forward, backward) of a copy of the model, in
     channels_last: every parameter gets a finite gradient."""
-    model = copy.deepcopy(_model(form)).train()
+    model = copy.deepcopy(_reduced(form)).train()
     model = model.to(memory_format=torch.channels_last)
     before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
@@ -448,8 +452,10 @@ def test_channels_last(form):
     """channels_last equals contiguous: eval outputs (float32, 1e-5
     relative), a training step's outputs and gradients (float64, 1e-9):
     ``check_channels_last``. Its float32 batch-statistics step is
-    :func:`test_deterministic_training_step`'s, run in channels_last."""
-    check_channels_last(_model(form), _inputs(form),
+    :func:`test_deterministic_training_step`'s, run in channels_last. Both
+    are per layer kind: they run the reduced-depth variant
+    (:func:`_reduced`)."""
+    check_channels_last(_reduced(form), _inputs(form),
                         batch_statistics_step=False)
 
 
@@ -511,19 +517,23 @@ def test_with_cp_recomputes(form):
 @pytest.mark.parametrize('form', ALL)
 def test_torch_export(form):
     """``torch.export`` of every form gives the eager outputs. Export, like
-    Dynamo, costs per module traced: the deepest forms export their
-    reduced-depth variant, every block kind of the default (see
-    :data:`COMPILE_REDUCED`; full depth with
+    Dynamo, costs per module traced: on CI every form exports its
+    reduced-depth variant, every block kind of the default
+    (:func:`_compile_model`; full depth with
     ``MMBACKBONES_CONFORMANCE=full``)."""
-    reduced = not FULL and (form in COMPILE_REDUCED
-                            or form == COMPILE_REDUCED_V4)
-    model, x = (_compile_model(form) if reduced else _model(form),
-                _inputs(form))
+    model, x = _reduced(form), _inputs(form)
     program = torch.export.export(model, (x, ))
     with torch.no_grad():
         outs = program.module()(x)
-        expected = model(x) if reduced else _eager(form)
+        expected = _eager(form) if FULL else model(x)
     _assert_close(outs, expected, f'{form} export')
+
+
+@functools.lru_cache(maxsize=None)
+def _reduced(form: str) -> BaseBackbone:
+    """:func:`_compile_model`, built once per session (eval mode) for the
+    checks that leave it as it was."""
+    return _compile_model(form)
 
 
 def _compile_model(form: str) -> BaseBackbone:
@@ -545,9 +555,14 @@ def _compile_model(form: str) -> BaseBackbone:
             return _build(form)
         finally:
             inception_v4.INCEPTION_V4_STAGES = full
+    if form not in COMPILE_REDUCED:
+        # The other forms: each run of identical blocks cut to its first.
+        model = _build(form)
+        collapse_repeats(model)
+        return model
     type_name, kwargs = FORMS[form]
     model = MODELS.get(type_name)(
-        **{**kwargs, **COMPILE_REDUCED.get(form, {})},
+        **{**kwargs, **COMPILE_REDUCED[form]},
         out_indices=tuple(range(_num_stages(form))))
     return randomize_bn(model).eval()
 
@@ -568,7 +583,7 @@ def test_compile_fullgraph_forward_backward(form):
     backend = 'aot_eager' if FULL or form in COMPILE_CI else 'eager'
     model, x = _compile_model(form).train(), _inputs(form)
     # a reduced-depth variant keeps every module type of the default
-    assert ({type(m) for m in model.modules()}
+    assert ({type(m) for m in model.modules()} - {Collapsed}
             == {type(m) for m in _meta(form).modules()}), form
     compiled = torch.compile(model, backend=backend, fullgraph=True)
     results = []

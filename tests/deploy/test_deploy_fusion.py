@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
-from backbone_checks import randomize_bn
+from backbone_checks import collapse_repeats, randomize_bn
 from deploy_helpers import TINY_DETECTOR, TinyDetector, single_thread
 from mmcv.cnn import ConvModule
 from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
@@ -338,6 +338,9 @@ def family_model(name):
         # its FC layers have no BN and would dominate the export time.
         cfg['num_classes'] = -1
     model = randomize_bn(MODELS.build(cfg)).eval()
+    # Fusion and export are per block: one of each run of identical blocks
+    # carries every kind (ONNX export costs per module traced).
+    collapse_repeats(model)
     size = max(32, model.min_input_size)
     return model, torch.randn(2, model.in_channels, size, size)
 
