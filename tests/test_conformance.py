@@ -49,6 +49,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 import torch
+import torch.nn as nn
 from backbone_checks import (Collapsed, check_channels_last,
                              check_frozen_values, check_recomputes,
                              collapse_repeats, forward_calls, is_chain,
@@ -139,8 +140,9 @@ COMPILE_CI: Tuple[str, ...] = ('ResNet', 'RepVGG-deploy', 'MobileNetV3')
 #: CI; ``MMBACKBONES_CONFORMANCE=full`` compiles the full depth. The other
 #: forms get the same rule without a table: a block that repeats its
 #: predecessor exactly is skipped (:func:`collapse_repeats`).
-#: torch.export traces the same variants; every other check in this file
-#: builds the default depth.
+#: torch.export, channels_last and the deterministic step run the same
+#: variants (:func:`_reduced`); every other check in this file builds the
+#: default depth.
 _RESNET50_REDUCED = dict(depth=dict(stage_blocks=(2, 2, 2, 2)))
 COMPILE_REDUCED: Dict[str, dict] = {
     # 1 module per stage, 1 basic block per branch (same-width identity
@@ -538,7 +540,8 @@ def _reduced(form: str) -> BaseBackbone:
 
 def _compile_model(form: str) -> BaseBackbone:
     """The model the compile and export checks trace: :func:`_build`, or on
-    CI its reduced-depth variant (:data:`COMPILE_REDUCED`)."""
+    CI its reduced-depth variant (:data:`COMPILE_REDUCED`'s arguments, or
+    :func:`collapse_repeats` for the forms it does not name)."""
     if FULL:
         return _build(form)
     if form == COMPILE_REDUCED_V4:
@@ -567,6 +570,28 @@ def _compile_model(form: str) -> BaseBackbone:
     return randomize_bn(model).eval()
 
 
+def test_collapse_repeats_skips_exact_repeats_only():
+    """The reduced variants' rule: of each run of identical blocks the
+    first stays; a block that differs in any argument stays; the network
+    still runs (a real family: ShuffleNetV2, whose stages repeat)."""
+    def block(cin, cout, stride=1):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1),
+                             nn.BatchNorm2d(cout))
+    net = nn.Sequential(block(3, 8, 2), block(8, 8), block(8, 8),
+                        block(8, 8), block(8, 8, 2), block(8, 8))
+    assert collapse_repeats(net) == 2
+    assert [type(m) for m in net] == [nn.Sequential] * 2 + [Collapsed] * 2 \
+        + [nn.Sequential] * 2
+    assert net(torch.rand(1, 3, 16, 16)).shape == (1, 8, 4, 4)
+    model = _build('ShuffleNetV2')
+    full = sum(p.numel() for p in model.parameters())
+    assert collapse_repeats(model) > 0
+    assert sum(p.numel() for p in model.parameters()) < full
+    with torch.no_grad():
+        assert len(model(_inputs('ShuffleNetV2'))) == len(_eager(
+            'ShuffleNetV2'))
+
+
 @pytest.mark.parametrize('form', ALL)
 def test_compile_fullgraph_forward_backward(form):
     """``torch.compile(fullgraph=True)`` (a graph break is an error) of a
@@ -575,9 +600,9 @@ def test_compile_fullgraph_forward_backward(form):
     backend runs the captured graph: ~4 s of CPU a form); :data:`COMPILE_CI`
     (and every form with ``MMBACKBONES_CONFORMANCE=full``) also goes
     through AOTAutograd's joint forward-backward graph (``aot_eager``:
-    3-34 s a form). The deepest forms compile a reduced-depth variant with
-    every block kind of the default (:data:`COMPILE_REDUCED`; full depth
-    with ``MMBACKBONES_CONFORMANCE=full``)."""
+    3-34 s a form). Every form compiles a reduced-depth variant with every
+    block kind of the default (:func:`_compile_model`; full depth with
+    ``MMBACKBONES_CONFORMANCE=full``)."""
     import torch._dynamo
     torch._dynamo.reset()
     backend = 'aot_eager' if FULL or form in COMPILE_CI else 'eager'

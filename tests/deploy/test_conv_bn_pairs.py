@@ -170,6 +170,21 @@ VARIANTS = {name: variant for name, variant in default_variants().items()
             if variant is not None}
 
 
+def test_default_variants_are_read_once_and_returned_as_copies():
+    """The configs are parsed once per process; a caller that edits what
+    it got (as the tests and tools/deploy_speed.py do) changes no later
+    call's answer."""
+    first = default_variants()
+    name, (where, cfg) = next(
+        (n, v) for n, v in sorted(first.items()) if v is not None)
+    cfg['type'] = 'Edited'
+    first.pop(name)
+    again = default_variants()
+    assert again[name] == (where, {**cfg, 'type': again[name][1]['type']})
+    assert again[name][1]['type'] != 'Edited'
+    assert again.keys() == {**first, name: None}.keys()
+
+
 @pytest.mark.parametrize('name', sorted(VARIANTS))
 def test_fast_path_agrees_with_the_trace(name):
     """For every family's default variant (in deploy form, as
