@@ -14,6 +14,7 @@ from mmbackbones.registry import MODELS
 from ..base import check_positive_int
 from ..layers.conv import norm_property
 from ..layers.pooled_conv import PooledConv1x1
+from ..layers.utils import spatial_mean
 from .resnet import Bottleneck, ResNetArch, ResNetV1d
 from .resnext import ResNeXt
 
@@ -98,7 +99,7 @@ class SplitAttentionConv2d(nn.Module):
         # x, no (N, C, H, W) temporary. (Sizes by index, not *x.shape: fx
         # cannot unpack a traced shape; not unflatten: the ONNX exporter
         # bakes its batch size in.)
-        gap = x.mean((2, 3))
+        gap = spatial_mean(x, keepdim=False)
         if self.radix > 1:
             gap = gap.view(n, self.radix, self.channels).sum(dim=1)
         gap = gap.view(n, self.channels, 1, 1)

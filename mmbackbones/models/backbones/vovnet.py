@@ -18,6 +18,7 @@ from mmbackbones.registry import MODELS
 from ..base import BaseBackbone, as_named_arch, make_stage_strides
 from ..layers import conv_norm_act
 from ..layers.pooled_conv import PooledConv1x1
+from ..layers.utils import spatial_mean
 
 __all__ = ['VoVNet', 'OSABlock', 'EffectiveSE', 'VOVNET_ARCHS', 'VoVNetArch']
 
@@ -41,7 +42,7 @@ class EffectiveSE(nn.Module):
         self.gate = nn.Hardsigmoid()  # relu6(x + 3) / 6, as timm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(self.fc(x.mean((2, 3), keepdim=True)))
+        return x * self.gate(self.fc(spatial_mean(x)))
 
 
 def _conv3x3(in_channels: int, out_channels: int, stride: int,

@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer
 
 from .pooled_conv import PooledConv1x1
-from .utils import make_divisible
+from .utils import SpatialMean, make_divisible
 
 
 class SELayer(nn.Module):
@@ -46,7 +46,9 @@ class SELayer(nn.Module):
         if squeeze_channels < 1:
             raise ValueError(f'SELayer: channels={channels} with ratio='
                              f'{ratio} leaves no squeeze channels')
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        # AdaptiveAvgPool2d(1)'s values; its gradient stays broadcast
+        # (spatial_mean), so x's two gradients add in x's memory format
+        self.pool = SpatialMean()
         self.conv1 = nn.Conv2d(channels, squeeze_channels, 1)
         self.act = build_activation_layer(act_cfg)
         self.conv2 = nn.Conv2d(squeeze_channels, channels, 1)
