@@ -40,3 +40,33 @@ def test_channel_shuffle_keeps_channels_last(groups):
     assert torch.equal(out, want)
     assert out.is_contiguous(memory_format=CL)
     assert channel_shuffle(x, groups).is_contiguous()
+
+
+def test_channels_last_inputs_get_dense_gradients():
+    # autograd's backward of the interleave hands each input every other
+    # channel of the gradient (channel stride 2), on which the ReLU
+    # backward before it runs a strided loop; ours hands over dense
+    # channels_last halves with the same values
+    torch.manual_seed(0)
+    a = torch.rand(2, 6, 5, 7).contiguous(memory_format=CL).requires_grad_()
+    b = torch.rand(2, 6, 5, 7).contiguous(memory_format=CL).requires_grad_()
+    seen = []
+    inner_a, inner_b = a * 1, b * 1  # non-leaves: their hooks see the
+    for t in (inner_a, inner_b):      # gradient as the backward hands it
+        t.register_hook(seen.append)
+    grad = torch.rand(2, 12, 5, 7).contiguous(memory_format=CL)
+    concat_shuffle(inner_a, inner_b).backward(grad)
+    assert len(seen) == 2
+    for g in seen:
+        assert g.is_contiguous(memory_format=CL), g.stride()
+    assert torch.equal(a.grad, grad[:, ::2]) and torch.equal(b.grad,
+                                                             grad[:, 1::2])
+
+
+def test_no_autograd_function_without_gradients():
+    # inference (and tracers that run under no_grad) get the plain ops
+    a = torch.rand(1, 4, 3, 3).contiguous(memory_format=CL)
+    with torch.no_grad():
+        out = concat_shuffle(a, a.clone().requires_grad_())
+    assert out.grad_fn is None
+    assert concat_shuffle(a, a).grad_fn is None
