@@ -54,3 +54,18 @@ def test_se_layer_pools_with_it():
     assert isinstance(se.pool, SpatialMean)
     x = torch.rand(2, 16, 5, 5)
     assert torch.equal(se.pool(x), nn.AdaptiveAvgPool2d(1)(x))
+    # with a gradient: the sum (a broadcast gradient); without (inference,
+    # FLOP counters, tracers): adaptive_avg_pool2d itself, counted as
+    # pooling as before
+    seen = []
+
+    class Log(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.append(func)
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad(), Log():
+        se.pool(x)
+    assert torch.nn.functional.adaptive_avg_pool2d in seen
+    xs = x.clone().requires_grad_()
+    assert se.pool(xs).grad_fn.name() == 'DivBackward0'

@@ -3,6 +3,8 @@ from typing import Optional
 
 import torch
 
+from .packed_conv import is_tracing
+
 
 def make_divisible(value: float,
                    divisor: int = 8,
@@ -70,11 +72,17 @@ def spatial_mean(x: torch.Tensor, keepdim: bool = True) -> torch.Tensor:
 
 
 class SpatialMean(torch.nn.Module):
-    """:func:`spatial_mean` as a module: ``nn.AdaptiveAvgPool2d(1)``'s
-    values with a cheaper gradient."""
+    """``nn.AdaptiveAvgPool2d(1)`` with :func:`spatial_mean`'s cheaper
+    gradient when one is computed. Without gradients, and under tracers,
+    it is ``adaptive_avg_pool2d`` itself (the same values), which FLOP
+    counters count as pooling (one per element, fvcore's convention) where
+    a sum would count nothing."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spatial_mean(x)
+        if not is_tracing(x) and torch.is_grad_enabled() and \
+                x.requires_grad:
+            return spatial_mean(x)
+        return torch.nn.functional.adaptive_avg_pool2d(x, 1)
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
