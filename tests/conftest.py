@@ -28,6 +28,23 @@ def _deterministic_seed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_closed_log_streams():
+    # An mmengine logger (a Runner's, mmengine's current instance) writes
+    # to the sys.stdout of the moment it was created: inside a test with
+    # capsys, a capture stream that pytest closes when that test ends. A
+    # later test's log record then prints a "--- Logging error ---"
+    # traceback into its own stderr (seen once in a clean clone, in a test
+    # that asserts no traceback). Point such handlers at today's stdout.
+    from mmengine.logging import MMLogger
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler and getattr(
+                    handler.stream, 'closed', False):
+                handler.stream = sys.stdout  # (setStream flushes the old)
+    yield
+
+
 def pytest_configure(config):
     # Under pytest-xdist (``-n 2``) each worker gets one of the 2 cores.
     threads = 1 if os.environ.get('PYTEST_XDIST_WORKER') else 2
