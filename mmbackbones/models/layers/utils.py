@@ -107,7 +107,8 @@ def concat_shuffle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     True
     """
     if not isinstance(b, torch.fx.Proxy) and _is_channels_last(b):
-        if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+        if not is_tracing(b) and torch.is_grad_enabled() and (
+                a.requires_grad or b.requires_grad):
             return _InterleaveChannelsLast.apply(a, b)
         return _interleave_channels_last(a, b)
     return torch.stack((a, b), dim=2).flatten(1, 2)
