@@ -63,10 +63,22 @@ def test_channels_last_inputs_get_dense_gradients():
                                                              grad[:, 1::2])
 
 
-def test_no_autograd_function_without_gradients():
-    # inference (and tracers that run under no_grad) get the plain ops
-    a = torch.rand(1, 4, 3, 3).contiguous(memory_format=CL)
-    with torch.no_grad():
-        out = concat_shuffle(a, a.clone().requires_grad_())
-    assert out.grad_fn is None
-    assert concat_shuffle(a, a).grad_fn is None
+def test_the_function_only_where_a_gradient_is_computed_eagerly():
+    # training: the autograd function; under a tracer or function mode
+    # (exporters, FLOP counters, fx, compile) the plain ops they can see
+    a = torch.rand(1, 4, 3, 3).contiguous(memory_format=CL).requires_grad_()
+    b = torch.rand(1, 4, 3, 3).contiguous(memory_format=CL)
+    eager = concat_shuffle(a, b)
+    assert 'InterleaveChannelsLast' in eager.grad_fn.name()
+    seen = []
+
+    class Log(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.append(func)
+            return func(*args, **(kwargs or {}))
+
+    with Log():
+        traced = concat_shuffle(a, b)
+    assert torch.stack in seen
+    assert 'InterleaveChannelsLast' not in traced.grad_fn.name()
+    assert torch.equal(traced, eager)
